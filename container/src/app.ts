@@ -1,0 +1,104 @@
+import type * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ScpConfig } from './config';
+import { createHealthServer } from './health-server';
+import { createLogger, type Logger } from './logger';
+import { ScpMetrics } from './metrics';
+import { ScpServer } from './scp/scp-server';
+import { Batcher } from './storage/batcher';
+import { createSink } from './storage/create-sink';
+import type { StorageSink } from './storage/sink';
+
+export interface AppOptions {
+  readonly config: ScpConfig;
+  readonly logger?: Logger;
+  /** Overrides the sink STORAGE_URI names (tests). */
+  readonly sink?: StorageSink;
+}
+
+/** A running SCP: DICOM listener, health/metrics endpoint, batches. */
+export interface RunningApp {
+  readonly port: number;
+  readonly healthPort: number;
+  readonly server: ScpServer;
+  readonly batcher: Batcher;
+  readonly metrics: ScpMetrics;
+  /** Drains (up to DRAIN_TIMEOUT), aborts the rest, seals open batches. Safe to call twice. */
+  shutdown(reason: string): Promise<void>;
+}
+
+/** How long a storage failure keeps /health unhealthy unless a store succeeds. */
+const STORAGE_FAILURE_WINDOW_MS = 60_000;
+
+export async function startApp(opts: AppOptions): Promise<RunningApp> {
+  const { config } = opts;
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const metrics = new ScpMetrics();
+  const sink = opts.sink ?? createSink(config);
+  await sink.check();
+  const batcher = new Batcher({
+    sink,
+    maxFiles: config.batchMaxFiles,
+    maxBytes: config.batchMaxBytes,
+    quietMs: config.batchQuietMs,
+    logger,
+    onSealed: (m) => metrics.batchesSealed.inc({ reason: m.sealReason }),
+  });
+  let lastFailure = 0;
+  const server = new ScpServer({
+    config,
+    logger,
+    metrics,
+    store: {
+      sink,
+      batcher,
+      logger,
+      maximumInstanceBytes: config.maximumInstanceBytes,
+      onCommit: (ok) => {
+        lastFailure = ok ? 0 : Date.now();
+      },
+    },
+  });
+  metrics.addGauge('dicom_associations_active', 'Established associations.', () => server.activeAssociations());
+  metrics.addGauge('dicom_associations_max', 'MAXIMUM_ASSOCIATIONS.', () => config.maximumAssociations);
+  metrics.addGauge('dicom_connections_open', 'Open TCP connections (associated or not).', () => server.connections);
+  metrics.addGauge('dicom_batches_open', 'Batches not yet sealed.', () => batcher.openBatches);
+
+  const health: http.Server = createHealthServer(
+    {
+      listening: () => server.listening,
+      draining: () => server.state === 'draining' || server.state === 'closed',
+      storageFailing: () => lastFailure > 0 && Date.now() - lastFailure < STORAGE_FAILURE_WINDOW_MS,
+      associations: () => ({ active: server.activeAssociations(), max: config.maximumAssociations }),
+    },
+    metrics,
+  );
+  await new Promise<void>((resolve, reject) => {
+    health.once('error', reject);
+    health.listen(config.healthPort, config.host, () => resolve());
+  });
+  const port = await server.listen();
+  const healthPort = (health.address() as AddressInfo).port;
+  logger.info('scp_started', { aeTitle: config.aeTitle, host: config.host, port, healthPort, storage: sink.location, sink: sink.kind, maximumAssociations: config.maximumAssociations, maximumPduSize: config.maximumPduSize });
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (reason: string): Promise<void> => {
+    shuttingDown ??= (async () => {
+      logger.info('shutdown_started', { reason, associations: server.activeAssociations(), drainTimeoutMs: config.drainTimeoutMs });
+      await server.stopAccepting();
+      const drained = await server.waitIdle(config.drainTimeoutMs);
+      if (!drained) {
+        logger.warn('drain_timeout', { aborting: server.connections });
+        server.abortAll('shutdown');
+        await server.waitIdle(2000);
+      }
+      await batcher.sealAll('shutdown');
+      server.close();
+      await new Promise<void>((resolve) => health.close(() => resolve()));
+      health.closeAllConnections?.();
+      logger.info('shutdown_complete', { reason, drained });
+    })();
+    return shuttingDown;
+  };
+  return { port, healthPort, server, batcher, metrics, shutdown };
+}

@@ -1,0 +1,155 @@
+import Ajv, { type ErrorObject } from 'ajv';
+import { ConfigError } from './errors';
+
+/**
+ * The SCP's configuration. This module is the only one that reads
+ * `process.env`; everything else receives a frozen `ScpConfig`.
+ */
+export interface ScpConfig {
+  readonly aeTitle: string;
+  readonly host: string;
+  readonly port: number;
+  readonly healthPort: number;
+  readonly storageUri: string;
+  readonly s3Endpoint: string | undefined;
+  readonly requireCalledAeTitle: boolean;
+  readonly allowedCallingAeTitles: readonly string[];
+  readonly supportedSopClassUids: readonly string[];
+  readonly maximumAssociations: number;
+  readonly maximumPduSize: number;
+  readonly acseTimeoutMs: number;
+  readonly dimseTimeoutMs: number;
+  readonly networkTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  readonly batchMaxFiles: number;
+  readonly batchMaxBytes: number;
+  readonly batchQuietMs: number;
+  readonly maximumInstanceBytes: number;
+  readonly logLevel: LogLevel;
+  readonly marketplaceProductCode: string | undefined;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** One row per variable: default, JSON-schema of the raw string, meaning. Drives validation and the README table. */
+export interface VariableSpec {
+  readonly name: string;
+  readonly default: string | undefined;
+  readonly schema: Record<string, unknown>;
+  readonly description: string;
+}
+
+const UINT = { type: 'string', pattern: '^[0-9]+$' };
+const UID_LIST = { type: 'string', pattern: '^$|^[0-9]+(\\.[0-9]+)*(\\s*,\\s*[0-9]+(\\.[0-9]+)*)*$' };
+/** AE title: 1–16 chars of the default repertoire, no backslash or control characters, not all spaces. */
+const AE = '(?=[^,]*[^ ,])[\\x20-\\x5b\\x5d-\\x7e]{1,16}';
+const GIB = 1024 * 1024 * 1024;
+
+export const VARIABLES: readonly VariableSpec[] = [
+  { name: 'AE_TITLE', default: 'STORESCP', schema: { type: 'string', pattern: `^${AE}$` }, description: 'AE title of the SCP (1–16 characters, no backslash).' },
+  { name: 'SCP_HOST', default: '0.0.0.0', schema: { type: 'string', minLength: 1 }, description: 'Address the DICOM and health listeners bind (`npm start` uses 127.0.0.1).' },
+  { name: 'SCP_PORT', default: '11112', schema: { ...UINT, maxLength: 5 }, description: 'DICOM port (1–65535).' },
+  { name: 'HEALTH_PORT', default: '8081', schema: { ...UINT, maxLength: 5 }, description: 'HTTP port of `/health` and `/metrics`.' },
+  { name: 'STORAGE_URI', default: 'file://./data', schema: { type: 'string', pattern: '^(file://.+|s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?|null:)$' }, description: '`file://<dir>` (local folder), `s3://<bucket>[/<prefix>]` (AWS), or `null:` (benchmarks: discards data).' },
+  { name: 'S3_ENDPOINT', default: undefined, schema: { type: 'string', pattern: '^https?://[^\\s]+$' }, description: 'Endpoint of an S3-compatible server (path-style); unset in AWS.' },
+  { name: 'REQUIRE_CALLED_AE_TITLE', default: 'false', schema: { type: 'string', enum: ['true', 'false'] }, description: 'Reject associations whose Called AE Title is not AE_TITLE.' },
+  { name: 'REQUIRE_CALLING_AE_TITLE', default: '', schema: { type: 'string', pattern: `^$|^${AE}(\\s*,\\s*${AE})*$` }, description: 'Comma-separated Calling AE Titles allowed; empty = any.' },
+  { name: 'SUPPORTED_SOP_CLASS_UIDS', default: '', schema: UID_LIST, description: 'Comma-separated SOP Class UIDs accepted; empty = every storage SOP class.' },
+  { name: 'MAXIMUM_ASSOCIATIONS', default: '300', schema: UINT, description: 'Concurrent associations per task; beyond it: rejected (transient, local limit exceeded).' },
+  { name: 'MAXIMUM_PDU_SIZE', default: '131072', schema: UINT, description: 'Maximum PDU length we receive (bytes, 4096–4194304). 128 KiB: what dcmtk accepts at most, large enough that per-PDU overhead is under 0.01 %; data is streamed, so it does not bound memory.' },
+  { name: 'ACSE_TIMEOUT', default: '30', schema: UINT, description: 'Seconds to wait for A-ASSOCIATE-RQ after connect, and for the peer to close after release.' },
+  { name: 'DIMSE_TIMEOUT', default: '60', schema: UINT, description: 'Seconds allowed between PDUs inside one DIMSE message, and for storage to commit an instance.' },
+  { name: 'NETWORK_TIMEOUT', default: '90', schema: UINT, description: 'Seconds an association may stay idle before it is aborted.' },
+  { name: 'DRAIN_TIMEOUT', default: '100', schema: UINT, description: 'Seconds in-flight associations may run after SIGTERM before they are aborted (below ECS\'s 120 s stop timeout).' },
+  { name: 'BATCH_MAX_FILES', default: '1000', schema: UINT, description: 'Seal a batch at this many instances (HealthImaging: 5,000 files per import job).' },
+  { name: 'BATCH_MAX_BYTES', default: String(2 * GIB), schema: UINT, description: 'Seal a batch once it holds this many bytes (HealthImaging: 10 GB per import job; the 8 GB margin absorbs instances in flight when the limit is reached).' },
+  { name: 'BATCH_QUIET_SECONDS', default: '30', schema: UINT, description: 'Seal a batch after this many seconds without a new instance.' },
+  { name: 'MAXIMUM_INSTANCE_BYTES', default: String(4 * GIB), schema: UINT, description: 'Largest instance accepted (HealthImaging imports files up to 4 GB); larger ones get 0xA700 and are not stored.' },
+  { name: 'LOG_LEVEL', default: 'info', schema: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] }, description: 'Lowest level logged (JSON lines on stdout).' },
+  { name: 'MARKETPLACE_PRODUCT_CODE', default: undefined, schema: { type: 'string', pattern: '^[A-Za-z0-9]{1,255}$' }, description: 'When set, RegisterUsage is called at start; not entitled → exit 3.' },
+];
+
+const schema = {
+  type: 'object',
+  properties: Object.fromEntries(VARIABLES.map((v) => [v.name, v.schema])),
+};
+
+const ajv = new Ajv({ allErrors: true });
+const validateRaw = ajv.compile(schema);
+
+function describe(err: ErrorObject): string {
+  const name = err.instancePath.replace(/^\//, '');
+  const spec = VARIABLES.find((v) => v.name === name);
+  if (err.keyword === 'enum') return `${name} must be one of ${(err.params as { allowedValues: string[] }).allowedValues.join(', ')}`;
+  return `${name} is invalid (${err.message ?? err.keyword}): ${spec?.description ?? ''}`.trim();
+}
+
+function splitList(s: string): string[] {
+  return s.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+}
+
+/**
+ * Validates the environment and returns the frozen configuration.
+ * Every wrong variable is named in one `ConfigError`.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ScpConfig {
+  const raw: Record<string, string> = {};
+  for (const v of VARIABLES) {
+    const value = env[v.name];
+    if (value !== undefined && !(value === '' && v.default === undefined)) raw[v.name] = value;
+    else if (v.default !== undefined) raw[v.name] = v.default;
+  }
+  const problems: string[] = [];
+  if (!validateRaw(raw)) {
+    const seen = new Set<string>();
+    for (const e of validateRaw.errors ?? []) {
+      if (seen.has(e.instancePath)) continue;
+      seen.add(e.instancePath);
+      problems.push(describe(e));
+    }
+  }
+  const int = (name: string): number => Number(raw[name]);
+  const range = (name: string, min: number, max: number): void => {
+    const n = int(name);
+    if (Number.isInteger(n) && (n < min || n > max)) problems.push(`${name} must be between ${min} and ${max} (got ${raw[name]})`);
+  };
+  range('SCP_PORT', 1, 65535);
+  range('HEALTH_PORT', 1, 65535);
+  range('MAXIMUM_ASSOCIATIONS', 1, 10000);
+  range('MAXIMUM_PDU_SIZE', 4096, 4194304);
+  range('ACSE_TIMEOUT', 1, 3600);
+  range('DIMSE_TIMEOUT', 1, 3600);
+  range('NETWORK_TIMEOUT', 1, 86400);
+  range('DRAIN_TIMEOUT', 0, 115);
+  range('BATCH_MAX_FILES', 1, 5000);
+  range('BATCH_MAX_BYTES', 1, 10_000_000_000);
+  range('BATCH_QUIET_SECONDS', 1, 3600);
+  range('MAXIMUM_INSTANCE_BYTES', 1, 4 * GIB);
+  if (int('SCP_PORT') === int('HEALTH_PORT') && problems.length === 0) problems.push('SCP_PORT and HEALTH_PORT must differ');
+  if (raw.S3_ENDPOINT !== undefined && !raw.STORAGE_URI.startsWith('s3://')) problems.push('S3_ENDPOINT is set but STORAGE_URI is not an s3:// URI');
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return Object.freeze({
+    aeTitle: raw.AE_TITLE.trim(),
+    host: raw.SCP_HOST,
+    port: int('SCP_PORT'),
+    healthPort: int('HEALTH_PORT'),
+    storageUri: raw.STORAGE_URI,
+    s3Endpoint: raw.S3_ENDPOINT,
+    requireCalledAeTitle: raw.REQUIRE_CALLED_AE_TITLE === 'true',
+    allowedCallingAeTitles: Object.freeze(splitList(raw.REQUIRE_CALLING_AE_TITLE)),
+    supportedSopClassUids: Object.freeze(splitList(raw.SUPPORTED_SOP_CLASS_UIDS)),
+    maximumAssociations: int('MAXIMUM_ASSOCIATIONS'),
+    maximumPduSize: int('MAXIMUM_PDU_SIZE'),
+    acseTimeoutMs: int('ACSE_TIMEOUT') * 1000,
+    dimseTimeoutMs: int('DIMSE_TIMEOUT') * 1000,
+    networkTimeoutMs: int('NETWORK_TIMEOUT') * 1000,
+    drainTimeoutMs: int('DRAIN_TIMEOUT') * 1000,
+    batchMaxFiles: int('BATCH_MAX_FILES'),
+    batchMaxBytes: int('BATCH_MAX_BYTES'),
+    batchQuietMs: int('BATCH_QUIET_SECONDS') * 1000,
+    maximumInstanceBytes: int('MAXIMUM_INSTANCE_BYTES'),
+    logLevel: raw.LOG_LEVEL as LogLevel,
+    marketplaceProductCode: raw.MARKETPLACE_PRODUCT_CODE,
+  });
+}

@@ -1,0 +1,54 @@
+import { startApp } from './app';
+import { loadConfig, type ScpConfig } from './config';
+import { ConfigError } from './errors';
+import { createLogger } from './logger';
+import { NotEntitledError, registerUsage } from './marketplace';
+
+/**
+ * Entry point. Exit codes: 0 clean stop, 1 failure at run time,
+ * 2 invalid configuration, 3 not entitled (Marketplace RegisterUsage).
+ */
+async function main(argv: readonly string[]): Promise<void> {
+  let config: ScpConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', event: 'config_invalid', problems: err.problems })}\n`);
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  if (argv.includes('--validate')) {
+    logger.info('config_valid', { ...config });
+    return;
+  }
+  if (config.marketplaceProductCode) {
+    try {
+      await registerUsage(config.marketplaceProductCode);
+      logger.info('marketplace_registered', { productCode: config.marketplaceProductCode });
+    } catch (err) {
+      logger.error('marketplace_not_entitled', { error: err, productCode: config.marketplaceProductCode });
+      process.exit(err instanceof NotEntitledError ? 3 : 1);
+    }
+  }
+  const app = await startApp({ config, logger });
+  const stop = (signal: string): void => {
+    void app.shutdown(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error('shutdown_failed', { error: err });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', event: 'start_failed', error: { name: (err as Error).name, message: (err as Error).message } })}\n`);
+  process.exit(1);
+});

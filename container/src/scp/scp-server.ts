@@ -1,0 +1,146 @@
+import * as net from 'node:net';
+import type { ScpConfig } from '../config';
+import type { Logger } from '../logger';
+import type { ScpMetrics } from '../metrics';
+import { AssociationSession, type SessionHost } from './association-session';
+import type { StoreDeps } from './store-operation';
+
+export interface ScpServerOptions {
+  readonly config: ScpConfig;
+  readonly logger: Logger;
+  readonly metrics: ScpMetrics;
+  readonly store: StoreDeps;
+}
+
+export type ServerState = 'created' | 'listening' | 'draining' | 'closed';
+
+/**
+ * The DICOM listener. Connections that have not yet sent an A-ASSOCIATE-RQ
+ * do not count against MAXIMUM_ASSOCIATIONS; they are bounded separately
+ * (oldest dropped first), so idle or slow connections cannot lock out a
+ * legitimate sender.
+ */
+export class ScpServer implements SessionHost {
+  readonly config: ScpConfig;
+  readonly logger: Logger;
+  readonly metrics: ScpMetrics;
+  readonly store: StoreDeps;
+  state: ServerState = 'created';
+  private readonly server: net.Server;
+  private readonly sessions = new Set<AssociationSession>();
+  private readonly pending = new Set<AssociationSession>();
+  private established = 0;
+  private sweep: NodeJS.Timeout | undefined;
+  private readonly maxPending: number;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(opts: ScpServerOptions) {
+    this.config = opts.config;
+    this.logger = opts.logger;
+    this.metrics = opts.metrics;
+    this.store = opts.store;
+    this.maxPending = Math.max(2 * this.config.maximumAssociations, 600);
+    this.server = net.createServer((socket) => this.onConnection(socket));
+    this.server.on('error', (err) => this.logger.error('listener_error', { error: err }));
+  }
+
+  /** Binds host:port (port 0 = any free port) and resolves the bound port. */
+  async listen(port = this.config.port, host = this.config.host): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ port, host, backlog: 1024 }, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.state = 'listening';
+    this.sweep = setInterval(() => this.checkTimeouts(), 1000);
+    this.sweep.unref();
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
+  activeAssociations(): number {
+    return this.established;
+  }
+
+  get connections(): number {
+    return this.sessions.size;
+  }
+
+  onEstablished(s: AssociationSession): void {
+    this.pending.delete(s);
+    this.established += 1;
+  }
+
+  onClosed(s: AssociationSession): void {
+    if (!this.sessions.delete(s)) return;
+    if (!this.pending.delete(s)) this.established -= 1;
+    if (this.sessions.size === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      waiters.forEach((w) => w());
+    }
+  }
+
+  /** Stops accepting connections; sessions in progress go on. */
+  stopAccepting(): Promise<void> {
+    if (this.state === 'listening') this.state = 'draining';
+    return new Promise((resolve) => {
+      if (!this.server.listening) return resolve();
+      this.server.close(() => resolve());
+      // close() waits for open connections; resolve once no longer listening.
+      setImmediate(() => {
+        if (!this.server.listening) resolve();
+      });
+    });
+  }
+
+  /** Resolves when every session has ended, or after `ms` (then false). */
+  waitIdle(ms: number): Promise<boolean> {
+    if (this.sessions.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Aborts every session (after the drain deadline). */
+  abortAll(reason: string): void {
+    for (const s of [...this.sessions]) s.abort(reason);
+  }
+
+  close(): void {
+    clearInterval(this.sweep);
+    this.state = 'closed';
+    this.server.close();
+    for (const s of [...this.sessions]) s.destroy();
+  }
+
+  private onConnection(socket: net.Socket): void {
+    if (this.state !== 'listening') {
+      socket.destroy();
+      return;
+    }
+    const s = new AssociationSession(socket, this);
+    this.sessions.add(s);
+    this.pending.add(s);
+    if (this.pending.size > this.maxPending) {
+      const oldest = this.pending.values().next().value as AssociationSession;
+      this.logger.warn('connection_dropped', { reason: 'too-many-pending-connections', remote: oldest.remote });
+      this.metrics.associationsRejected.inc({ reason: 'too-many-pending-connections' });
+      oldest.destroy();
+    }
+  }
+
+  private checkTimeouts(): void {
+    const now = Date.now();
+    for (const s of this.sessions) s.checkTimeouts(now);
+  }
+}

@@ -1,0 +1,24 @@
+import { fileURLToPath } from 'node:url';
+import * as path from 'node:path';
+import type { ScpConfig } from '../config';
+import { createFileSink } from './file-sink';
+import { createNullSink } from './null-sink';
+import { createS3Sink } from './s3-sink';
+import type { StorageSink } from './sink';
+
+/** `file://./data` and `file://data` are relative to the working folder; `file:///abs` is absolute. */
+export function fileUriToPath(uri: string): string {
+  const rest = uri.slice('file://'.length);
+  if (rest.startsWith('/')) return fileURLToPath(`file://${rest}`);
+  return path.resolve(rest);
+}
+
+/** Builds the sink STORAGE_URI names. */
+export function createSink(config: ScpConfig): StorageSink {
+  const uri = config.storageUri;
+  if (uri === 'null:') return createNullSink();
+  if (uri.startsWith('file://')) return createFileSink(fileUriToPath(uri));
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  if (!m) throw new Error(`unsupported STORAGE_URI ${uri}`);
+  return createS3Sink({ bucket: m[1], prefix: m[2].replace(/\/+$/, ''), endpoint: config.s3Endpoint, deadlineMs: config.dimseTimeoutMs });
+}

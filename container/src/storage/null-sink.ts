@@ -1,0 +1,18 @@
+import type { InstanceWriter, StorageSink } from './sink';
+
+/** Discards every byte and "commits" at once: the protocol cost alone, for benchmarks. */
+export function createNullSink(): StorageSink {
+  const writer: InstanceWriter = {
+    write: () => true,
+    onDrain: (cb) => cb(),
+    commit: async () => {},
+    abort: async () => {},
+  };
+  return {
+    kind: 'null',
+    location: 'null:',
+    begin: () => writer,
+    putObject: async () => {},
+    check: async () => {},
+  };
+}

@@ -1,0 +1,139 @@
+import { PassThrough } from 'node:stream';
+import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { StorageError } from '../errors';
+import type { InstanceInfo, InstanceWriter, StorageSink } from './sink';
+
+export interface S3SinkOptions {
+  readonly bucket: string;
+  /** Key prefix ("" or ending without slash); keys become `<prefix>/<key>`. */
+  readonly prefix: string;
+  /** S3-compatible endpoint (path-style); undefined in AWS. */
+  readonly endpoint?: string;
+  /** Upper bound for one upload, retries included (ms). */
+  readonly deadlineMs: number;
+  /** Injected client (tests); otherwise one is created. */
+  readonly client?: S3Client;
+  /** Multipart part size in bytes (default 5 MiB, S3's minimum: with queueSize 1 an upload holds at most about two parts in memory). */
+  readonly partSize?: number;
+}
+
+/** Metadata keys of every stored object (docs/data-contracts.md). */
+export function objectMetadata(info: InstanceInfo): Record<string, string> {
+  const clean = (s: string): string => s.replace(/[^\x20-\x7e]/g, '');
+  return {
+    'study-instance-uid': clean(info.studyInstanceUid),
+    'series-instance-uid': clean(info.seriesInstanceUid),
+    'sop-instance-uid': clean(info.sopInstanceUid),
+    'sop-class-uid': clean(info.sopClassUid),
+    'transfer-syntax-uid': clean(info.transferSyntaxUid),
+    'calling-ae-title': clean(info.callingAeTitle),
+    'batch-id': info.batchId,
+  };
+}
+
+class S3InstanceWriter implements InstanceWriter {
+  private readonly body = new PassThrough({ highWaterMark: 1 << 20 });
+  private readonly upload: Upload;
+  private readonly done: Promise<unknown>;
+  private error: Error | undefined;
+  private settled = false;
+
+  constructor(client: S3Client, bucket: string, key: string, info: InstanceInfo, partSize: number, private readonly deadlineMs: number) {
+    this.upload = new Upload({
+      client,
+      params: {
+        Bucket: bucket,
+        Key: key,
+        Body: this.body,
+        ContentType: 'application/dicom',
+        Metadata: objectMetadata(info),
+        ChecksumAlgorithm: 'CRC32C',
+      },
+      queueSize: 1,
+      partSize,
+      leavePartsOnError: false,
+    });
+    this.done = this.upload.done();
+    this.done.catch((err: Error) => {
+      this.error ??= err;
+      // Keep accepting (and discarding) bytes so the association can get a failure status.
+      this.body.resume();
+    });
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.error) return true;
+    return this.body.write(chunk);
+  }
+
+  onDrain(cb: () => void): void {
+    if (this.error || !this.body.writableNeedDrain) cb();
+    else {
+      let called = false;
+      const once = (): void => {
+        if (called) return;
+        called = true;
+        cb();
+      };
+      this.body.once('drain', once);
+      this.done.catch(once);
+    }
+  }
+
+  async commit(): Promise<void> {
+    this.settled = true;
+    this.body.end();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        void this.upload.abort().catch(() => undefined);
+        reject(new Error(`upload did not complete within ${this.deadlineMs} ms`));
+      }, this.deadlineMs);
+    });
+    try {
+      await Promise.race([this.done, deadline]);
+    } catch (err) {
+      throw new StorageError(`S3 upload failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    this.error ??= new Error('aborted');
+    await this.upload.abort().catch(() => undefined);
+    this.body.destroy();
+    await this.done.catch(() => undefined);
+  }
+}
+
+/** Streams instances to S3 with lib-storage (multipart above one part), CRC32C-checked. */
+export function createS3Sink(opts: S3SinkOptions): StorageSink {
+  const config: S3ClientConfig = { maxAttempts: 5, retryMode: 'adaptive' };
+  if (opts.endpoint) Object.assign(config, { endpoint: opts.endpoint, forcePathStyle: true });
+  const client = opts.client ?? new S3Client(config);
+  const full = (key: string): string => (opts.prefix ? `${opts.prefix}/${key}` : key);
+  const partSize = opts.partSize ?? 5 * 1024 * 1024;
+  return {
+    kind: 's3',
+    location: `s3://${opts.bucket}${opts.prefix ? `/${opts.prefix}` : ''}`,
+    begin(info: InstanceInfo): InstanceWriter {
+      return new S3InstanceWriter(client, opts.bucket, full(info.key), info, partSize, opts.deadlineMs);
+    },
+    async putObject(key: string, body: Buffer, contentType: string): Promise<void> {
+      try {
+        await client.send(new PutObjectCommand({ Bucket: opts.bucket, Key: full(key), Body: body, ContentType: contentType, ChecksumAlgorithm: 'CRC32C' }), {
+          abortSignal: AbortSignal.timeout(opts.deadlineMs),
+        });
+      } catch (err) {
+        throw new StorageError(`S3 could not write ${key}: ${(err as Error).message}`, { cause: err });
+      }
+    },
+    async check(): Promise<void> {
+      // Nothing to probe without extra permissions: the first upload reports real failures.
+    },
+  };
+}
