@@ -42,11 +42,11 @@ export interface VariableSpec {
 const UINT = { type: 'string', pattern: '^[0-9]+$' };
 const UID_LIST = { type: 'string', pattern: '^$|^[0-9]+(\\.[0-9]+)*(\\s*,\\s*[0-9]+(\\.[0-9]+)*)*$' };
 /** AE title: 1–16 chars of the default repertoire, no backslash or control characters, not all spaces. */
-const AE = '(?=[^,]*[^ ,])[\\x20-\\x5b\\x5d-\\x7e]{1,16}';
+const AE = '(?=[^,]*[^ ,])[\\x20-\\x2b\\x2d-\\x5b\\x5d-\\x7e]{1,16}';
 const GIB = 1024 * 1024 * 1024;
 
 export const VARIABLES: readonly VariableSpec[] = [
-  { name: 'AE_TITLE', default: 'STORESCP', schema: { type: 'string', pattern: `^${AE}$` }, description: 'AE title of the SCP (1–16 characters, no backslash).' },
+  { name: 'AE_TITLE', default: 'STORESCP', schema: { type: 'string', pattern: `^${AE}$` }, description: 'AE title of the SCP (1–16 characters, no backslash or comma, not all spaces).' },
   { name: 'SCP_HOST', default: '0.0.0.0', schema: { type: 'string', minLength: 1 }, description: 'Address the DICOM and health listeners bind (`npm start` uses 127.0.0.1).' },
   { name: 'SCP_PORT', default: '11112', schema: { ...UINT, maxLength: 5 }, description: 'DICOM port (1–65535).' },
   { name: 'HEALTH_PORT', default: '8081', schema: { ...UINT, maxLength: 5 }, description: 'HTTP port of `/health` and `/metrics`.' },
@@ -77,11 +77,11 @@ const schema = {
 const ajv = new Ajv({ allErrors: true });
 const validateRaw = ajv.compile(schema);
 
-function describe(err: ErrorObject): string {
+function describe(err: ErrorObject, raw: Record<string, string>): string {
   const name = err.instancePath.replace(/^\//, '');
   const spec = VARIABLES.find((v) => v.name === name);
   if (err.keyword === 'enum') return `${name} must be one of ${(err.params as { allowedValues: string[] }).allowedValues.join(', ')}`;
-  return `${name} is invalid (${err.message ?? err.keyword}): ${spec?.description ?? ''}`.trim();
+  return `${name}=${JSON.stringify(raw[name])} is invalid: ${spec?.description ?? err.message ?? ''}`;
 }
 
 function splitList(s: string): string[] {
@@ -105,13 +105,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ScpConfig {
     for (const e of validateRaw.errors ?? []) {
       if (seen.has(e.instancePath)) continue;
       seen.add(e.instancePath);
-      problems.push(describe(e));
+      problems.push(describe(e, raw));
     }
   }
   const int = (name: string): number => Number(raw[name]);
+  const invalid = new Set(problems.map((p) => p.split(/[= ]/)[0]));
   const range = (name: string, min: number, max: number): void => {
     const n = int(name);
-    if (Number.isInteger(n) && (n < min || n > max)) problems.push(`${name} must be between ${min} and ${max} (got ${raw[name]})`);
+    if (!invalid.has(name) && Number.isInteger(n) && (n < min || n > max)) problems.push(`${name} must be between ${min} and ${max} (got ${raw[name]})`);
   };
   range('SCP_PORT', 1, 65535);
   range('HEALTH_PORT', 1, 65535);

@@ -20,6 +20,7 @@ function trimUid(s: string): string {
 export function parseCommandSet(buf: Buffer): CommandSet {
   let commandField = -1;
   let messageId = -1;
+  let messageIdBeingRespondedTo = -1;
   let affectedSopClassUid = '';
   let affectedSopInstanceUid = '';
   let dataSetType = NO_DATASET;
@@ -40,6 +41,7 @@ export function parseCommandSet(buf: Buffer): CommandSet {
       case 0x0002: affectedSopClassUid = trimUid(buf.toString('latin1', start, end)); break;
       case 0x0100: commandField = us(); break;
       case 0x0110: messageId = us(); break;
+      case 0x0120: messageIdBeingRespondedTo = us(); break;
       case 0x0700: priority = us(); break;
       case 0x0800: dataSetType = us(); break;
       case 0x1000: affectedSopInstanceUid = trimUid(buf.toString('latin1', start, end)); break;
@@ -48,8 +50,8 @@ export function parseCommandSet(buf: Buffer): CommandSet {
     off = end;
   }
   if (off !== buf.length) throw new ProtocolError('command set has trailing bytes', 'ERR_COMMAND');
-  if (commandField < 0 || messageId < 0) throw new ProtocolError('command set lacks Command Field or Message ID', 'ERR_COMMAND');
-  return { commandField, messageId, affectedSopClassUid, affectedSopInstanceUid, hasDataset: dataSetType !== NO_DATASET, priority };
+  if (commandField < 0 || (messageId < 0 && messageIdBeingRespondedTo < 0)) throw new ProtocolError('command set lacks Command Field or Message ID', 'ERR_COMMAND');
+  return { commandField, messageId: messageId >= 0 ? messageId : messageIdBeingRespondedTo, affectedSopClassUid, affectedSopInstanceUid, hasDataset: dataSetType !== NO_DATASET, priority };
 }
 
 type Element = [number, Buffer];

@@ -1,0 +1,99 @@
+import { expect } from 'chai';
+import { silentLogger } from '../../container/src/logger';
+import { Batcher, type BatchManifest } from '../../container/src/storage/batcher';
+import { createNullSink } from '../../container/src/storage/null-sink';
+import { instanceKey, type InstanceInfo, type StorageSink } from '../../container/src/storage/sink';
+
+function recordingSink(fail = 0): { sink: StorageSink; manifests: BatchManifest[] } {
+  const manifests: BatchManifest[] = [];
+  let failures = fail;
+  const sink: StorageSink = {
+    ...createNullSink(),
+    putObject: async (key, body) => {
+      if (failures-- > 0) throw new Error('injected');
+      expect(key).to.match(/^batches\/.+\.json$/);
+      manifests.push(JSON.parse(body.toString()) as BatchManifest);
+    },
+  };
+  return { sink, manifests };
+}
+
+function info(batchId: string, n: number, study = '1.2.3'): InstanceInfo {
+  const uid = `1.2.3.4.${n}`;
+  return { batchId, key: instanceKey(batchId, uid), sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: uid, studyInstanceUid: study, seriesInstanceUid: `${study}.1`, transferSyntaxUid: '1.2.840.10008.1.2.1', callingAeTitle: 'CT01' };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const clock = () => new Date('2026-11-23T11:22:33.000Z');
+
+describe('batcher', () => {
+  it('seals at BATCH_MAX_FILES, with ids usable as clientToken and execution name', async () => {
+    const { sink, manifests } = recordingSink();
+    const b = new Batcher({ sink, maxFiles: 3, maxBytes: 1e9, quietMs: 60_000, logger: silentLogger, processId: 'abcd1234', now: clock });
+    for (let i = 0; i < 7; i++) {
+      const s = b.reserve();
+      s.committed(info(s.batchId, i), 100);
+    }
+    await sleep(10);
+    expect(manifests.map((m) => [m.batchId, m.count, m.sealReason])).to.deep.equal([
+      ['20261123T112233Z-abcd1234-000001', 3, 'files'],
+      ['20261123T112233Z-abcd1234-000002', 3, 'files'],
+    ]);
+    expect(manifests[0].batchId).to.match(/^[A-Za-z0-9._-]{1,64}$/);
+    await b.sealAll();
+    expect(manifests[2]).to.include({ count: 1, sealReason: 'shutdown', bytes: 100 });
+  });
+
+  it('waits for instances in flight before sealing, and leaves failed ones out', async () => {
+    const { sink, manifests } = recordingSink();
+    const b = new Batcher({ sink, maxFiles: 2, maxBytes: 1e9, quietMs: 60_000, logger: silentLogger });
+    const a = b.reserve();
+    const c = b.reserve();
+    a.committed(info(a.batchId, 1), 10);
+    await sleep(10);
+    expect(manifests).to.have.length(0);
+    c.released();
+    await sleep(10);
+    expect(manifests).to.have.length(1);
+    expect(manifests[0].objects.map((o) => o.sopInstanceUid)).to.deep.equal(['1.2.3.4.1']);
+  });
+
+  it('seals by bytes and after the quiet period', async () => {
+    const { sink, manifests } = recordingSink();
+    const b = new Batcher({ sink, maxFiles: 100, maxBytes: 1000, quietMs: 50, logger: silentLogger });
+    const s1 = b.reserve();
+    s1.addBytes(1200);
+    const s2 = b.reserve();
+    expect(s2.batchId).to.not.equal(s1.batchId);
+    s1.committed(info(s1.batchId, 1), 1200);
+    s2.committed(info(s2.batchId, 2), 10);
+    await sleep(120);
+    expect(manifests.map((m) => m.sealReason)).to.deep.equal(['bytes', 'quiet']);
+  });
+
+  it('lists a re-sent instance once, and writes no manifest for an empty batch', async () => {
+    const { sink, manifests } = recordingSink();
+    const b = new Batcher({ sink, maxFiles: 100, maxBytes: 1e9, quietMs: 60_000, logger: silentLogger });
+    const s1 = b.reserve();
+    s1.committed(info(s1.batchId, 1), 10);
+    const s2 = b.reserve();
+    s2.committed(info(s2.batchId, 1), 12);
+    await b.sealAll();
+    expect(manifests).to.have.length(1);
+    expect(manifests[0]).to.include({ count: 1, bytes: 12 });
+    const empty = new Batcher({ sink, maxFiles: 100, maxBytes: 1e9, quietMs: 60_000, logger: silentLogger });
+    empty.reserve().released();
+    await empty.sealAll();
+    expect(manifests).to.have.length(1);
+  });
+
+  it('retries a failed manifest write', async () => {
+    const { sink, manifests } = recordingSink(2);
+    const b = new Batcher({ sink, maxFiles: 100, maxBytes: 1e9, quietMs: 60_000, logger: silentLogger });
+    const s = b.reserve();
+    s.committed(info(s.batchId, 1, '7.7'), 10);
+    await b.sealAll();
+    expect(manifests).to.have.length(1);
+    expect(manifests[0].studyInstanceUids).to.deep.equal(['7.7']);
+  });
+});

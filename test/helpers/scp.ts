@@ -1,0 +1,113 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startApp, type RunningApp } from '../../container/src/app';
+import { loadConfig } from '../../container/src/config';
+import { silentLogger, type Logger } from '../../container/src/logger';
+import type { StorageSink } from '../../container/src/storage/sink';
+import { freePort } from './moto-server';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+export function tempDir(prefix = 'scp-test-'): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface InProcessScp {
+  readonly app: RunningApp;
+  readonly port: number;
+  readonly healthPort: number;
+  readonly dir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the SCP in this process on 127.0.0.1, free ports, a temp folder (unless env says otherwise). */
+export async function startScp(env: Record<string, string> = {}, opts: { sink?: StorageSink; logger?: Logger } = {}): Promise<InProcessScp> {
+  const dir = tempDir();
+  const config = loadConfig({
+    SCP_HOST: '127.0.0.1',
+    SCP_PORT: String(await freePort()),
+    HEALTH_PORT: String(await freePort()),
+    STORAGE_URI: `file://${dir}`,
+    LOG_LEVEL: 'error',
+    ...env,
+  });
+  const app = await startApp({ config, logger: opts.logger ?? silentLogger, sink: opts.sink });
+  return { app, port: app.port, healthPort: app.healthPort, dir, stop: () => app.shutdown('test') };
+}
+
+export interface ScpProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly healthPort: number;
+  readonly dir: string;
+  /** Every JSON log line so far. */
+  readonly logs: Record<string, unknown>[];
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number | null>;
+  waitForLog(event: string, timeoutMs?: number, predicate?: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Runs `container/src/main.ts` as a separate process (for signals, RSS, exit codes). */
+export async function spawnScp(env: Record<string, string> = {}): Promise<ScpProcess> {
+  const dir = tempDir();
+  const port = await freePort();
+  const healthPort = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'container/src/main.ts')], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, SCP_HOST: '127.0.0.1', SCP_PORT: String(port), HEALTH_PORT: String(healthPort), STORAGE_URI: `file://${dir}`, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const waiters: { event: string; pred?: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  let stderr = '';
+  let buf = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try {
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        logs.push(parsed);
+        for (const w of [...waiters]) {
+          if (parsed.event === w.event && (!w.pred || w.pred(parsed))) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(parsed);
+          }
+        }
+      } catch {
+        /* not JSON */
+      }
+    }
+  });
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const proc: ScpProcess = {
+    child,
+    port: Number(env.SCP_PORT ?? port),
+    healthPort: Number(env.HEALTH_PORT ?? healthPort),
+    dir,
+    logs,
+    exited,
+    waitForLog(event, timeoutMs = 20_000, predicate) {
+      const found = logs.find((l) => l.event === event && (!predicate || predicate(l)));
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no '${event}' log within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
+        waiters.push({ event, pred: predicate, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+        void exited.then((code) => {
+          clearTimeout(timer);
+          reject(new Error(`SCP exited (${code}) before '${event}'; stderr: ${stderr}`));
+        });
+      });
+    },
+    kill(signal = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+    },
+  };
+  return proc;
+}
