@@ -1,0 +1,113 @@
+import { Aws, Duration, Validations, type CfnCondition } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import type { ImportWorkflow } from './import-workflow';
+
+/** Properties of {@link Monitoring}. */
+export interface MonitoringProps {
+  /** E-mail subscribed to the alarm topic, when `alarmEmailGiven`. */
+  readonly alarmEmail: string;
+  /** True when AlarmEmail is not empty. */
+  readonly alarmEmailGiven: CfnCondition;
+  /** ECS cluster name. */
+  readonly clusterName: string;
+  /** ECS service name. */
+  readonly serviceName: string;
+  /** `net/<name>/<id>` of the load balancer. */
+  readonly loadBalancerFullName: string;
+  /** `targetgroup/<name>/<id>` of the target group. */
+  readonly targetGroupFullName: string;
+}
+
+/** Alarms: the troubleshooting guide's recommendations, to one SNS topic. */
+export class Monitoring extends Construct {
+  /** Topic every alarm notifies (alarm and OK). */
+  public readonly topic: sns.Topic;
+  /** Every alarm created so far. */
+  public readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    this.topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'DICOM Store SCP alarms', enforceSSL: true });
+    Validations.of(this.topic).acknowledge({
+      id: 'AwsSolutions-SNS2',
+      reason:
+        'Alarm notifications carry alarm names and metric values, no PHI; CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key, and a customer managed key adds cost and a key policy to maintain.',
+    });
+    Validations.of(this.topic).acknowledge({
+      id: 'HIPAA.Security-SNSEncryptedKMS',
+      reason: 'Alarm notifications carry alarm names and metric values, no PHI; CloudWatch alarms cannot publish to a topic encrypted with the AWS managed SNS key.',
+    });
+    const subscription = new sns.CfnSubscription(this, 'AlarmEmailSubscription', {
+      topicArn: this.topic.topicArn,
+      protocol: 'email',
+      endpoint: props.alarmEmail,
+    });
+    subscription.cfnOptions.condition = props.alarmEmailGiven;
+
+    const ecsMetric = (metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/ECS',
+        metricName,
+        dimensionsMap: { ClusterName: props.clusterName, ServiceName: props.serviceName },
+        statistic: 'Average',
+        period: Duration.minutes(5),
+      });
+    this.alarm('ScpCpuHigh', ecsMetric('CPUUtilization'), 80, 2, 'SCP tasks average CPU above 80 % for 10 minutes: raise AutoscaleMaxCapacity or TaskCPU.');
+    this.alarm('ScpMemoryHigh', ecsMetric('MemoryUtilization'), 80, 2, 'SCP tasks average memory above 80 % for 10 minutes: raise TaskMemoryLimit or lower MaximumAssociations.');
+    const healthy = new cloudwatch.Metric({
+      namespace: 'AWS/NetworkELB',
+      metricName: 'HealthyHostCount',
+      dimensionsMap: { LoadBalancer: props.loadBalancerFullName, TargetGroup: props.targetGroupFullName },
+      statistic: 'Minimum',
+      period: Duration.minutes(1),
+    });
+    this.alarm('NoHealthyScpTask', healthy, 1, 3, 'No SCP task has passed its health check for 3 minutes: senders cannot store images.', cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, cloudwatch.TreatMissingData.BREACHING);
+  }
+
+  /** Alarms over the import workflow's public members; members it does not (yet) create are skipped. */
+  public addWorkflowAlarms(workflow: ImportWorkflow): void {
+    const stateMachine = workflow.stateMachine as ImportWorkflow['stateMachine'] | undefined;
+    if (stateMachine) {
+      const period = { period: Duration.minutes(5), statistic: 'Sum' };
+      this.alarm('ImportExecutionsFailed', stateMachine.metricFailed(period), 0, 1, 'An import workflow execution failed: a batch was not imported (see docs/operations.md).');
+      this.alarm('ImportExecutionsTimedOut', stateMachine.metricTimedOut(period), 0, 1, 'An import workflow execution timed out.');
+    }
+    for (const fn of workflow.functions) {
+      this.alarm(`LambdaErrors${fn.node.id}`, fn.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }), 0, 1, 'A Lambda function of the import workflow reported errors.');
+    }
+    for (const queue of workflow.deadLetterQueues) {
+      const depth = queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' });
+      this.alarm(`DeadLetters${queue.node.id}`, depth, 0, 1, 'Messages are waiting in a dead-letter queue of the import workflow: redrive them after fixing the cause.');
+    }
+    const failed = workflow.instancesFailedMetric as cloudwatch.IMetric | undefined;
+    if (failed) {
+      this.alarm('InstancesFailedImport', failed, 0, 1, 'HealthImaging refused instances; they are quarantined under failed/ with the reason.');
+    }
+  }
+
+  private alarm(
+    id: string,
+    metric: cloudwatch.IMetric,
+    threshold: number,
+    evaluationPeriods: number,
+    description: string,
+    comparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    treatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+  ): void {
+    const alarm = new cloudwatch.Alarm(this, id, {
+      alarmName: `${Aws.STACK_NAME}-${id}`,
+      alarmDescription: description,
+      metric,
+      threshold,
+      evaluationPeriods,
+      comparisonOperator,
+      treatMissingData,
+    });
+    alarm.addAlarmAction(new actions.SnsAction(this.topic));
+    alarm.addOkAction(new actions.SnsAction(this.topic));
+    this.alarms.push(alarm);
+  }
+}

@@ -1,0 +1,64 @@
+import { Aws, CfnRule, Fn, Token, type Stack } from 'aws-cdk-lib';
+import type { NetworkParameters } from './network-parameters';
+import { FARGATE_MEMORY_BY_CPU, type OperationsParameters } from './operations-parameters';
+
+/** Regions where AWS HealthImaging is available (REFERENCE §2). */
+export const HEALTHIMAGING_REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-west-2', 'ap-southeast-2'] as const;
+
+/**
+ * Template Rules: checked when the user presses "Create stack", before any
+ * resource exists, each with a message that says what to change.
+ */
+export function addTemplateRules(stack: Stack, network: NetworkParameters, ops: OperationsParameters): void {
+  new CfnRule(stack, 'RegionSupportsHealthImaging', {
+    assertions: [
+      {
+        assert: Fn.conditionContains([...HEALTHIMAGING_REGIONS], Aws.REGION),
+        assertDescription: `AWS HealthImaging is not available in this Region. Launch the stack in one of: ${HEALTHIMAGING_REGIONS.join(', ')}.`,
+      },
+    ],
+  });
+
+  new CfnRule(stack, 'SubnetsBelongToVpc', {
+    assertions: [
+      {
+        assert: Fn.conditionEachMemberEquals(
+          Token.asList(Fn.valueOf(network.publicSubnetIds.node.id, 'VpcId')),
+          network.vpcId.valueAsString,
+        ),
+        assertDescription: 'Every public subnet (PublicSubnetIDs) must belong to the VPC chosen in VpcID.',
+      },
+      {
+        assert: Fn.conditionEachMemberEquals(
+          Token.asList(Fn.valueOf(network.privateSubnetIds.node.id, 'VpcId')),
+          network.vpcId.valueAsString,
+        ),
+        assertDescription: 'Every private subnet (PrivateSubnetIDs) must belong to the VPC chosen in VpcID.',
+      },
+    ],
+  });
+
+  new CfnRule(stack, 'SendersAllowed', {
+    assertions: [
+      {
+        assert: Fn.conditionOr(
+          ...[network.vpcCidr, ...network.peerCidrs].map((p) => Fn.conditionNot(Fn.conditionEquals(p.valueAsString, ''))),
+        ),
+        assertDescription:
+          'No sender could reach the SCP: enter VpcCIDR or at least one of PeerCIDR1, PeerCIDR2, PeerCIDR3.',
+      },
+    ],
+  });
+
+  for (const [cpu, memory] of Object.entries(FARGATE_MEMORY_BY_CPU)) {
+    new CfnRule(stack, `TaskMemoryFitsCpu${cpu}`, {
+      ruleCondition: Fn.conditionEquals(ops.taskCpu.valueAsString, cpu),
+      assertions: [
+        {
+          assert: Fn.conditionContains(memory.map(String), ops.taskMemory.valueAsString),
+          assertDescription: `With TaskCPU ${cpu}, TaskMemoryLimit must be one of ${memory[0]}-${memory[memory.length - 1]} MiB in steps of 1024.`,
+        },
+      ],
+    });
+  }
+}

@@ -1,0 +1,85 @@
+import { expect } from 'chai';
+import { productTemplate, resource, resourcesOfType, type Json } from './template-fixture';
+
+/** Environment contract with container/ (the SCP reads exactly these). */
+const CONTAINER_ENV = [
+  'AE_TITLE', 'SCP_HOST', 'SCP_PORT', 'HEALTH_PORT', 'STORAGE_URI', 'REQUIRE_CALLED_AE_TITLE', 'REQUIRE_CALLING_AE_TITLE',
+  'SUPPORTED_SOP_CLASS_UIDS', 'MAXIMUM_ASSOCIATIONS', 'DIMSE_TIMEOUT', 'NETWORK_TIMEOUT', 'ACSE_TIMEOUT', 'DRAIN_TIMEOUT',
+  'LOG_LEVEL', 'MARKETPLACE_PRODUCT_CODE',
+];
+
+describe('template SCP service', () => {
+  const template = productTemplate();
+  const [, taskDefinition] = resourcesOfType(template, 'AWS::ECS::TaskDefinition')[0]!;
+  const container = taskDefinition.Properties.ContainerDefinitions[0];
+  const env = Object.fromEntries((container.Environment as Json[]).map((e) => [e.Name, e.Value]));
+
+  it('sets exactly the environment the SCP container reads', () => {
+    expect(Object.keys(env).sort()).to.deep.equal([...CONTAINER_ENV].sort());
+    expect(env.STORAGE_URI).to.deep.equal({ 'Fn::Join': ['', ['s3://', { Ref: 'StagingBucket' }]] });
+    expect(env.AE_TITLE).to.deep.equal({ Ref: 'SCPAETitle' });
+    expect(env.SCP_HOST).to.equal('0.0.0.0');
+    expect(env.HEALTH_PORT).to.equal('8081');
+    expect(Number(env.DRAIN_TIMEOUT)).to.be.below(container.StopTimeout);
+  });
+
+  it('runs read-only with /tmp as the only writable path, an init process and a 120 s stop timeout', () => {
+    expect(container.ReadonlyRootFilesystem).to.equal(true);
+    expect(container.MountPoints).to.deep.equal([{ ContainerPath: '/tmp', ReadOnly: false, SourceVolume: 'tmp' }]);
+    expect(taskDefinition.Properties.Volumes).to.deep.equal([{ Name: 'tmp' }]);
+    expect(container.LinuxParameters.InitProcessEnabled).to.equal(true);
+    expect(container.StopTimeout).to.equal(120);
+  });
+
+  it('sizes tasks from TaskCPU / TaskMemoryLimit and logs to a log group with retention', () => {
+    expect(taskDefinition.Properties.Cpu).to.deep.equal({ Ref: 'TaskCPU' });
+    expect(taskDefinition.Properties.Memory).to.deep.equal({ Ref: 'TaskMemoryLimit' });
+    expect(taskDefinition.Properties.RequiresCompatibilities).to.deep.equal(['FARGATE']);
+    expect(container.LogConfiguration.Options['awslogs-group']).to.deep.equal({ Ref: 'ScpLogGroup' });
+  });
+
+  it('gives every log group the LogRetentionDays retention', () => {
+    const groups = resourcesOfType(template, 'AWS::Logs::LogGroup');
+    expect(groups.length).to.be.at.least(1);
+    for (const [id, g] of groups) expect(g.Properties.RetentionInDays, id).to.deep.equal({ Ref: 'LogRetentionDays' });
+  });
+
+  it('uses the built-in image unless ContainerImageOverride is set', () => {
+    expect(container.Image['Fn::If'][0]).to.equal('ContainerImageOverrideGiven');
+    expect(container.Image['Fn::If'][1]).to.deep.equal({ Ref: 'ContainerImageOverride' });
+  });
+
+  it('lets the task role write only incoming/ and batches/ of the staging bucket, and register usage', () => {
+    const taskRoleId = taskDefinition.Properties.TaskRoleArn['Fn::GetAtt'][0] as string;
+    const policies = resourcesOfType(template, 'AWS::IAM::Policy').filter(([, p]) =>
+      (p.Properties.Roles as Json[]).some((r) => r.Ref === taskRoleId),
+    );
+    const statements = policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
+    const actions = statements.flatMap((s) => [s.Action].flat()).sort();
+    expect(actions).to.deep.equal(
+      ['aws-marketplace:RegisterUsage', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:PutObject'].sort(),
+    );
+    const s3 = statements.find((s) => [s.Action].flat().includes('s3:PutObject'))!;
+    const resources = JSON.stringify(s3.Resource);
+    expect(resources).to.contain('/incoming/*').and.to.contain('/batches/*');
+    expect(resources).not.to.contain('/failed/');
+  });
+
+  it('scales on CPU at 50 % between TaskDesiredCount and AutoscaleMaxCapacity with 60 s cooldowns', () => {
+    const [, target] = resourcesOfType(template, 'AWS::ApplicationAutoScaling::ScalableTarget')[0]!;
+    expect(target.Properties.MinCapacity).to.deep.equal({ Ref: 'TaskDesiredCount' });
+    expect(target.Properties.MaxCapacity).to.deep.equal({ Ref: 'AutoscaleMaxCapacity' });
+    const [, policy] = resourcesOfType(template, 'AWS::ApplicationAutoScaling::ScalingPolicy')[0]!;
+    const config = policy.Properties.TargetTrackingScalingPolicyConfiguration;
+    expect(config).to.include({ TargetValue: 50, ScaleInCooldown: 60, ScaleOutCooldown: 60 });
+    expect(config.PredefinedMetricSpecification.PredefinedMetricType).to.equal('ECSServiceAverageCPUUtilization');
+  });
+
+  it('turns Container Insights on and rolls back failed deployments', () => {
+    expect(resource(template, 'Cluster').Properties.ClusterSettings).to.deep.equal([{ Name: 'containerInsights', Value: 'enabled' }]);
+    expect(resource(template, 'Service').Properties.DeploymentConfiguration.DeploymentCircuitBreaker).to.deep.equal({
+      Enable: true,
+      Rollback: true,
+    });
+  });
+});
