@@ -1,0 +1,30 @@
+/**
+ * Where each artifact of a release lives. One module so the build (which
+ * bakes the locations into the template and the change set) and publish
+ * (which uploads to them) cannot disagree.
+ */
+
+/** Regional seller bucket: Lambda code must be in the function's region. */
+export function bucketName(prefix: string, region: string): string {
+  return `${prefix}-${region}`;
+}
+
+/** Content-addressed like the Lambda zip: a template URL never changes meaning. */
+export function templateKey(version: string, sha256: string): string {
+  return `templates/${version}/template-${sha256}.json`;
+}
+
+/** Virtual-hosted-style HTTPS URL of an object (what CloudFormation and Marketplace fetch). */
+export function objectUrl(bucket: string, region: string, key: string): string {
+  return `https://${bucket}.s3.${region}.amazonaws.com/${key}`;
+}
+
+/** `<repo>:<version>`: the tag Marketplace lists (ContainerImages). */
+export function imageTagReference(repository: string, version: string): string {
+  return `${repository}:${version}`;
+}
+
+/** `<repo>:<version>@sha256:...`: what the template runs; the digest wins if the tag moves. */
+export function imagePinnedReference(repository: string, version: string, digest: string): string {
+  return `${repository}:${version}@${digest}`;
+}
