@@ -1,0 +1,70 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { WorkflowDeps } from './deps';
+import { isAwsError } from './errors';
+import { releaseImportSlot } from './import-limiter';
+import { batchKey, failureIndexKeys, jobKey } from './table-keys';
+import type { ExecutionState } from './workflow-types';
+
+export interface RecordFailureOutput {
+  readonly batchId: string;
+  readonly code: string;
+  readonly message: string;
+  readonly firstRecording: boolean;
+}
+
+/**
+ * The failure path: records why the batch failed (on the batch item, listed
+ * on gsi2 under the day's failures) and on the job item when a job exists,
+ * keeps the staged objects for a redrive, frees the import slot and emits
+ * BatchesQuarantined (+ ImportJobsFailed when the job itself FAILED). The
+ * execution then ends in the Fail state, which raises the failed-executions alarm.
+ */
+export async function recordFailure(deps: WorkflowDeps, state: ExecutionState): Promise<RecordFailureOutput> {
+  const { config } = deps;
+  const at = deps.now();
+  const jobFailed = state.job?.jobStatus === 'FAILED';
+  const code = state.error?.Error ?? (jobFailed ? 'ImportJobFailed' : 'Unknown');
+  const message = (state.error ? causeMessage(state.error.Cause) : state.job?.message) ?? 'no detail';
+  const batchId = state.batch?.batchId ?? state.batchId;
+  if (state.job) {
+    await deps.ddb.send(new UpdateCommand({
+      TableName: config.tableName, Key: jobKey(state.job.jobId),
+      UpdateExpression: 'SET jobStatus = :s, updatedAt = :at, failure = :f',
+      ExpressionAttributeValues: { ':s': state.job.jobStatus, ':at': at.toISOString(), ':f': { code, message } },
+    }));
+  }
+  let firstRecording = true;
+  try {
+    await deps.ddb.send(new UpdateCommand({
+      TableName: config.tableName, Key: batchKey(batchId),
+      UpdateExpression: 'SET #s = :failed, #e = :err, stagingBucket = if_not_exists(stagingBucket, :bucket), manifestKey = if_not_exists(manifestKey, :mk), batchId = :b, #t = :type, failedAt = :at, updatedAt = :at, gsi2pk = :g2pk, gsi2sk = :g2sk' + (state.job ? ', jobId = :j' : ''),
+      ConditionExpression: 'attribute_not_exists(#s) OR #s IN (:received, :importing)',
+      ExpressionAttributeNames: { '#s': 'status', '#e': 'error', '#t': 'type' },
+      ExpressionAttributeValues: {
+        ':failed': 'FAILED', ':err': { code, message }, ':bucket': state.bucket ?? '', ':mk': state.manifestKey ?? '', ':b': batchId, ':type': 'BATCH',
+        ':at': at.toISOString(), ':received': 'RECEIVED', ':importing': 'IMPORTING', ...prefixed(failureIndexKeys(at, 'BATCH', batchId)),
+        ...(state.job ? { ':j': state.job.jobId } : {}),
+      },
+    }));
+  } catch (err) {
+    if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
+    firstRecording = false;
+  }
+  await releaseImportSlot(deps, batchId);
+  if (firstRecording) deps.metrics.count({ BatchesQuarantined: 1, ...(jobFailed ? { ImportJobsFailed: 1 } : {}) });
+  deps.log.error('batch-failed', { batchId, jobId: state.job?.jobId, code, message, firstRecording });
+  return { batchId, code, message, firstRecording };
+}
+
+const prefixed = (k: { gsi2pk: string; gsi2sk: string }) => ({ ':g2pk': k.gsi2pk, ':g2sk': k.gsi2sk });
+
+/** Lambda errors reach the Catch as a JSON Cause {errorType, errorMessage}; keep only the message. */
+function causeMessage(cause: string | undefined): string | undefined {
+  if (!cause) return cause;
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: string };
+    return parsed.errorMessage ?? cause;
+  } catch {
+    return cause;
+  }
+}

@@ -1,0 +1,54 @@
+/** Execution input: written by the trigger (name = batchId) or by an operator redrive. */
+export interface ImportRequest {
+  readonly bucket: string;
+  readonly manifestKey: string;
+  readonly batchId: string;
+  /** Operator redrive number (1, 2, ...): a new clientToken, so a new import job. */
+  readonly redrive?: number;
+}
+
+/** `$.batch`: output of validate-batch. */
+export interface BatchRef {
+  readonly batchId: string;
+  readonly bucket: string;
+  readonly manifestKey: string;
+  readonly prefix: string;
+  readonly count: number;
+  readonly bytes: number;
+  readonly clientToken: string;
+  readonly redrive: number;
+  /** True when an earlier execution already finished this batch (redelivered event). */
+  readonly alreadyDone: boolean;
+}
+
+export type JobStatus = 'SUBMITTED' | 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
+
+/** `$.job`: output of start-import-job, replaced by each check-import-status. */
+export interface JobRef {
+  readonly jobId: string;
+  readonly jobStatus: JobStatus;
+  readonly submittedAt: string;
+  readonly outputS3Uri: string;
+  readonly message?: string;
+  /** Status checks so far. */
+  readonly checks: number;
+  /** Seconds the Wait state waits before the next check. */
+  readonly waitSeconds: number;
+}
+
+/** What the Catch puts at `$.error`. */
+export interface CaughtError {
+  readonly Error: string;
+  readonly Cause?: string;
+}
+
+/** The whole execution state as record-failure receives it. */
+export interface ExecutionState extends ImportRequest {
+  readonly batch?: BatchRef;
+  readonly job?: JobRef;
+  readonly error?: CaughtError;
+}
+
+/** Batch lifecycle in DynamoDB. */
+export type BatchStatus = 'RECEIVED' | 'IMPORTING' | 'IMPORTED' | 'IMPORTED_WITH_FAILURES' | 'FAILED';
+export const FINAL_BATCH_STATUSES: readonly BatchStatus[] = ['IMPORTED', 'IMPORTED_WITH_FAILURES', 'FAILED'];
