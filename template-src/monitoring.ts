@@ -2,6 +2,7 @@ import { Aws, Duration, Validations, type CfnCondition } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { ImportWorkflow } from './import-workflow';
 
@@ -75,8 +76,16 @@ export class Monitoring extends Construct {
       this.alarm('ImportExecutionsFailed', stateMachine.metricFailed(period), 0, 1, 'An import workflow execution failed: a batch was not imported (see docs/operations.md).');
       this.alarm('ImportExecutionsTimedOut', stateMachine.metricTimedOut(period), 0, 1, 'An import workflow execution timed out.');
     }
+    // startImportJob / checkImportStatus throw HealthImaging throttling and "all import slots busy"
+    // on purpose: the state machine retries them with backoff, and a batch that really fails is
+    // caught by ImportExecutionsFailed. For those two, alarm only on sustained errors.
+    const retried = new Set<lambda.IFunction>([workflow.functionsByName.startImportJob, workflow.functionsByName.checkImportStatus].filter((f): f is lambda.IFunction => f !== undefined));
     for (const fn of workflow.functions) {
-      this.alarm(`LambdaErrors${fn.node.id}`, fn.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }), 0, 1, 'A Lambda function of the import workflow reported errors.');
+      if (retried.has(fn)) {
+        this.alarm(`LambdaErrors${fn.node.id}`, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), 10, 3, 'An import Lambda kept failing for 15 minutes (more than 10 errors every 5 minutes): HealthImaging is throttling or refusing jobs; check quotas (docs/operations.md).');
+      } else {
+        this.alarm(`LambdaErrors${fn.node.id}`, fn.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }), 0, 1, 'A Lambda function of the import workflow reported errors.');
+      }
     }
     for (const queue of workflow.deadLetterQueues) {
       const depth = queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' });

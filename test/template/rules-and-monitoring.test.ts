@@ -54,6 +54,12 @@ describe('template rules and monitoring', () => {
     for (const fn of lambdas) {
       expect(alarms.some((a) => a.MetricName === 'Errors' && JSON.stringify(a.Dimensions).includes(fn)), fn).to.equal(true);
     }
+    // Functions whose errors the state machine retries alarm only on sustained errors; the others on the first.
+    const lambdaAlarms = alarms.filter((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda');
+    const sustained = lambdaAlarms.filter((a) => a.EvaluationPeriods === 3 && a.Threshold === 10);
+    expect(sustained.map((a) => JSON.stringify(a.Dimensions))).to.have.length(2);
+    expect(sustained.every((a) => /StartImportJob|CheckImportStatus/i.test(JSON.stringify(a.Dimensions)))).to.equal(true);
+    expect(lambdaAlarms.filter((a) => a.Threshold === 0)).to.have.length(lambdas.length - 2);
     const machines = resourcesOfType(template, 'AWS::StepFunctions::StateMachine');
     expect(alarms.filter((a) => a.MetricName === 'ExecutionsFailed')).to.have.length(machines.length);
   });
