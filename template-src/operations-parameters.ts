@@ -123,7 +123,7 @@ export function addOperationsParameters(catalogue: ParameterCatalogue): Operatio
       type: 'String',
       default: 'info',
       allowedValues: ['debug', 'info', 'warn', 'error'],
-      description: 'Level of the SCP task logs (debug logs every PDU; use it briefly).',
+      description: 'Level of the SCP task logs (JSON lines; info logs every association and instance, warn only problems).',
     }),
     dimseTimeout: seconds('DIMSETimeout', 'DIMSE timeout (s)', 60, 'Seconds to wait for the next DIMSE message of an association.'),
     maximumAssociations: catalogue.add('MaximumAssociations', {
