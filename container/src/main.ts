@@ -1,3 +1,4 @@
+import './threadpool';
 import { startApp } from './app';
 import { loadConfig, type ScpConfig } from './config';
 import { ConfigError } from './errors';
