@@ -112,7 +112,9 @@ class S3InstanceWriter implements InstanceWriter {
 
 /** Streams instances to S3 with lib-storage (multipart above one part), CRC32C-checked. */
 export function createS3Sink(opts: S3SinkOptions): StorageSink {
-  const config: S3ClientConfig = { maxAttempts: 5, retryMode: 'adaptive' };
+  // 10 attempts with exponential backoff (full jitter, 100 ms base, 20 s cap) ride out outages of
+  // several seconds; the commit deadline (DIMSE_TIMEOUT) still bounds the whole upload.
+  const config: S3ClientConfig = { maxAttempts: 10, retryMode: 'standard' };
   if (opts.endpoint) Object.assign(config, { endpoint: opts.endpoint, forcePathStyle: true });
   const client = opts.client ?? new S3Client(config);
   const full = (key: string): string => (opts.prefix ? `${opts.prefix}/${key}` : key);
