@@ -3,6 +3,7 @@ import { buildAbort, buildAssociateAc, buildPData, parseAssociateRq } from '../.
 import { encodeResponse, parseCommandSet } from '../../container/src/dicom/command-set';
 import { PduReader } from '../../container/src/dicom/pdu-reader';
 import { ProtocolError } from '../../container/src/errors';
+import { associateRqPdu } from '../helpers/raw-peer';
 
 function collect(limits = { maxPDataLength: 16384, maxControlLength: 4096 }) {
   const control: [number, Buffer][] = [];
@@ -12,33 +13,6 @@ function collect(limits = { maxPDataLength: 16384, maxControlLength: 4096 }) {
     onPdvData: (pc, cmd, last, data, end) => pdvs.push({ pc, cmd, last, end, data: Buffer.from(data) }),
   }, limits);
   return { reader, control, pdvs };
-}
-
-function item(type: number, value: Buffer): Buffer {
-  const h = Buffer.alloc(4);
-  h[0] = type;
-  h.writeUInt16BE(value.length, 2);
-  return Buffer.concat([h, value]);
-}
-
-/** A minimal A-ASSOCIATE-RQ as a peer would send it. */
-export function associateRq(called: string, calling: string, contexts: [number, string, string[]][]): Buffer {
-  const fixed = Buffer.alloc(68, 0);
-  fixed.writeUInt16BE(1, 0);
-  fixed.write(called.padEnd(16), 4, 'latin1');
-  fixed.write(calling.padEnd(16), 20, 'latin1');
-  const parts = [fixed, item(0x10, Buffer.from('1.2.840.10008.3.1.1.1'))];
-  for (const [id, as, tss] of contexts) {
-    parts.push(item(0x20, Buffer.concat([Buffer.from([id, 0, 0, 0]), item(0x30, Buffer.from(as)), ...tss.map((t) => item(0x40, Buffer.from(t)))])));
-  }
-  const max = Buffer.alloc(4);
-  max.writeUInt32BE(16384);
-  parts.push(item(0x50, Buffer.concat([item(0x51, max), item(0x52, Buffer.from('1.2.3.4')), item(0x55, Buffer.from('PEER'))])));
-  const body = Buffer.concat(parts);
-  const h = Buffer.alloc(6);
-  h[0] = 1;
-  h.writeUInt32BE(body.length, 2);
-  return Buffer.concat([h, body]);
 }
 
 describe('PDU reader', () => {
@@ -55,12 +29,12 @@ describe('PDU reader', () => {
 
   it('assembles a control PDU and parses an A-ASSOCIATE-RQ', () => {
     const { reader, control } = collect();
-    const wire = associateRq('STORESCP', 'CT01', [[1, '1.2.840.10008.1.1', ['1.2.840.10008.1.2']]]);
+    const wire = associateRqPdu('STORESCP', 'CT01', [[1, '1.2.840.10008.1.1', ['1.2.840.10008.1.2']]]);
     reader.push(wire.subarray(0, 10));
     reader.push(wire.subarray(10));
     expect(control).to.have.length(1);
     const rq = parseAssociateRq(control[0][1]);
-    expect(rq).to.include({ calledAeTitle: 'STORESCP', callingAeTitle: 'CT01', maxPduLength: 16384, implementationClassUid: '1.2.3.4', implementationVersionName: 'PEER' });
+    expect(rq).to.include({ calledAeTitle: 'STORESCP', callingAeTitle: 'CT01', maxPduLength: 16384, implementationClassUid: '1.2.3.4', implementationVersionName: 'RAWPEER' });
     expect(rq.contexts).to.deep.equal([{ id: 1, abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: ['1.2.840.10008.1.2'] }]);
     const ac = buildAssociateAc(rq, [{ id: 1, result: 0, transferSyntax: '1.2.840.10008.1.2' }], 131072);
     expect(ac[0]).to.equal(2);
@@ -84,7 +58,7 @@ describe('PDU reader', () => {
   }
 
   it('rejects A-ASSOCIATE-RQ items that overrun their container', () => {
-    const wire = associateRq('A', 'B', [[1, '1.2.840.10008.1.1', ['1.2.840.10008.1.2']]]);
+    const wire = associateRqPdu('A', 'B', [[1, '1.2.840.10008.1.1', ['1.2.840.10008.1.2']]]);
     wire.writeUInt16BE(0xffff, 6 + 68 + 2);
     expect(() => parseAssociateRq(wire.subarray(6))).to.throw(ProtocolError).with.property('code', 'ERR_ASSOCIATE_RQ');
   });

@@ -1,35 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../logger';
+import type { BatchManifest, ManifestObject } from '../../../lambda/batch-manifest';
 import { manifestKey, type InstanceInfo, type StorageSink } from './sink';
 
-export type SealReason = 'files' | 'bytes' | 'quiet' | 'shutdown';
+/** The manifest contract (docs/data-contracts.md) has one definition, shared with the import workflow. */
+export type { BatchManifest, ManifestObject };
 
-/** One committed object, as listed in the manifest (docs/data-contracts.md). */
-export interface ManifestObject {
-  readonly key: string;
-  readonly sopInstanceUid: string;
-  readonly sopClassUid: string;
-  readonly studyInstanceUid: string;
-  readonly seriesInstanceUid: string;
-  readonly transferSyntaxUid: string;
-  readonly callingAeTitle: string;
-  readonly bytes: number;
-  readonly storedAt: string;
-}
-
-export interface BatchManifest {
-  readonly schemaVersion: 1;
-  readonly batchId: string;
-  readonly prefix: string;
-  readonly sealReason: SealReason;
-  readonly openedAt: string;
-  readonly sealedAt: string;
-  readonly count: number;
-  readonly bytes: number;
-  readonly callingAeTitles: string[];
-  readonly studyInstanceUids: string[];
-  readonly objects: ManifestObject[];
-}
+/** Why the SCP sealed a batch (the workflow's sweeper adds 'sweeper'). */
+export type SealReason = Exclude<BatchManifest['sealReason'], 'sweeper'>;
 
 export interface BatcherOptions {
   readonly sink: StorageSink;
