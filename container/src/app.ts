@@ -27,7 +27,12 @@ export interface RunningApp {
   shutdown(reason: string): Promise<void>;
 }
 
-/** How long a storage failure keeps /health unhealthy unless a store succeeds. */
+/**
+ * Storage counts as failing after this many commits in a row failed, the last
+ * within the window: one refused instance among successes must not take the
+ * task out of the load balancer, a dead bucket must.
+ */
+const STORAGE_FAILURE_STREAK = 3;
 const STORAGE_FAILURE_WINDOW_MS = 60_000;
 
 export async function startApp(opts: AppOptions): Promise<RunningApp> {
@@ -45,6 +50,7 @@ export async function startApp(opts: AppOptions): Promise<RunningApp> {
     onSealed: (m) => metrics.batchesSealed.inc({ reason: m.sealReason }),
   });
   let lastFailure = 0;
+  let failureStreak = 0;
   const server = new ScpServer({
     config,
     logger,
@@ -55,6 +61,7 @@ export async function startApp(opts: AppOptions): Promise<RunningApp> {
       logger,
       maximumInstanceBytes: config.maximumInstanceBytes,
       onCommit: (ok) => {
+        failureStreak = ok ? 0 : failureStreak + 1;
         lastFailure = ok ? 0 : Date.now();
       },
     },
@@ -68,7 +75,7 @@ export async function startApp(opts: AppOptions): Promise<RunningApp> {
     {
       listening: () => server.listening,
       draining: () => server.state === 'draining' || server.state === 'closed',
-      storageFailing: () => lastFailure > 0 && Date.now() - lastFailure < STORAGE_FAILURE_WINDOW_MS,
+      storageFailing: () => failureStreak >= STORAGE_FAILURE_STREAK && Date.now() - lastFailure < STORAGE_FAILURE_WINDOW_MS,
       associations: () => ({ active: server.activeAssociations(), max: config.maximumAssociations }),
     },
     metrics,

@@ -5,6 +5,8 @@ import { healthReport, type HealthSource } from '../../container/src/health-serv
 import { NotEntitledError, registerUsage } from '../../container/src/marketplace';
 import { runDcmtk } from '../helpers/dcmtk';
 import { startScp } from '../helpers/scp';
+import { createNullSink } from '../../container/src/storage/null-sink';
+import { RawPeer, associateRqPdu, cStoreRq, lastStatus, pdata } from '../helpers/raw-peer';
 
 function src(over: Partial<{ listening: boolean; draining: boolean; failing: boolean; active: number }> = {}): HealthSource {
   const o = { listening: true, draining: false, failing: false, active: 0, ...over };
@@ -54,5 +56,40 @@ describe('Marketplace RegisterUsage', () => {
     expect(err).to.be.instanceOf(NotEntitledError);
     expect(err).to.have.property('code', 'ERR_NOT_ENTITLED');
     expect((err as Error).message).to.contain('CustomerNotEntitledException');
+  });
+});
+
+describe('storage health from commit outcomes', function () {
+  this.timeout(30_000);
+
+  it('turns unhealthy after three failed commits in a row, and healthy again after a success', async () => {
+    let failing = true;
+    const sink = { ...createNullSink(), begin: () => ({ write: () => true, onDrain: (cb: () => void) => cb(), abort: async () => {}, commit: async () => { if (failing) throw new Error('bucket gone'); } }) };
+    const scp = await startScp({}, { sink });
+    const status = async () => (await fetch(`http://127.0.0.1:${scp.healthPort}/health`)).status;
+    const store = async (i: number) => {
+      const peer = new RawPeer(scp.port);
+      await peer.connected();
+      peer.send(associateRqPdu('STORESCP', 'CT01', [[1, '1.2.840.10008.5.1.4.1.1.2', ['1.2.840.10008.1.2.1']]]));
+      await peer.firstPduType();
+      peer.received = Buffer.alloc(0);
+      peer.send(Buffer.concat([pdata(1, true, cStoreRq(1, '1.2.840.10008.5.1.4.1.1.2', `1.2.3.${i}`)), pdata(1, false, Buffer.alloc(64))]));
+      const end = Date.now() + 5000;
+      while (lastStatus(peer.received) === undefined && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      peer.destroy();
+      return lastStatus(peer.received);
+    };
+    try {
+      expect(await store(1)).to.equal(0xa700);
+      expect(await store(2)).to.equal(0xa700);
+      expect(await status()).to.equal(200);
+      expect(await store(3)).to.equal(0xa700);
+      expect(await status()).to.equal(503);
+      failing = false;
+      expect(await store(4)).to.equal(0x0000);
+      expect(await status()).to.equal(200);
+    } finally {
+      await scp.stop();
+    }
   });
 });

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startApp, type RunningApp } from '../../container/src/app';
-import { loadConfig } from '../../container/src/config';
+import { loadConfig, VARIABLES } from '../../container/src/config';
 import { silentLogger, type Logger } from '../../container/src/logger';
 import type { StorageSink } from '../../container/src/storage/sink';
 import { freePort } from './moto-server';
@@ -47,7 +47,19 @@ export interface ScpProcess {
   /** Resolves with the exit code. */
   readonly exited: Promise<number | null>;
   waitForLog(event: string, timeoutMs?: number, predicate?: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  /** Resolves once /health answers 200 (whatever LOG_LEVEL); rejects if the process exits first. */
+  ready(timeoutMs?: number): Promise<void>;
   kill(signal?: NodeJS.Signals): void;
+}
+
+/**
+ * The test process's environment without any SCP variable: other suites set
+ * e.g. S3_ENDPOINT for their own clients, which must not configure this SCP.
+ */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const v of VARIABLES) delete env[v.name];
+  return env;
 }
 
 /** Runs `container/src/main.ts` as a separate process (for signals, RSS, exit codes). */
@@ -57,7 +69,7 @@ export async function spawnScp(env: Record<string, string> = {}): Promise<ScpPro
   const healthPort = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'container/src/main.ts')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, SCP_HOST: '127.0.0.1', SCP_PORT: String(port), HEALTH_PORT: String(healthPort), STORAGE_URI: `file://${dir}`, LOG_LEVEL: 'info', ...env },
+    env: { ...inheritedEnv(), SCP_HOST: '127.0.0.1', SCP_PORT: String(port), HEALTH_PORT: String(healthPort), STORAGE_URI: `file://${dir}`, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
@@ -104,6 +116,19 @@ export async function spawnScp(env: Record<string, string> = {}): Promise<ScpPro
           reject(new Error(`SCP exited (${code}) before '${event}'; stderr: ${stderr}`));
         });
       });
+    },
+    async ready(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`SCP exited (${child.exitCode}) before it was ready; stderr: ${stderr}`);
+        try {
+          if ((await fetch(`http://127.0.0.1:${proc.healthPort}/health`)).status === 200) return;
+        } catch {
+          /* not listening yet */
+        }
+        if (Date.now() > deadline) throw new Error(`SCP not ready within ${timeoutMs} ms; stderr: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
     },
     kill(signal = 'SIGTERM') {
       if (child.exitCode === null) child.kill(signal);

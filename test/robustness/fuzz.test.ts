@@ -85,6 +85,7 @@ describe('PDU fuzzing at scale', function () {
   it('survives 10,000 mutated and 2,000 structurally damaged PDU streams with bounded memory, answering C-ECHO throughout', async () => {
     const scp = await spawnScp({ ACSE_TIMEOUT: '1', DIMSE_TIMEOUT: '1', NETWORK_TIMEOUT: '2', BATCH_QUIET_SECONDS: '3600', LOG_LEVEL: 'error' });
     const pid = scp.child.pid as number;
+    await scp.ready();
     try {
       // Warm up until the heap has grown to its working size for this load (V8 sizes its
       // young generation to the allocation rate), then take the baseline.

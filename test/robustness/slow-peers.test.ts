@@ -26,7 +26,7 @@ describe('slow and idle peers', function () {
     const peers: RawPeer[] = [];
     let idleClosedByScp = 0;
     try {
-      await scp.waitForLog('scp_started').catch(() => undefined);
+      await scp.ready();
       // 300 connections that never send a byte.
       for (let i = 0; i < 300; i++) {
         const s = net.connect({ port: scp.port, host: '127.0.0.1' });

@@ -53,7 +53,7 @@ describe('soak', function () {
     const pid = scp.child.pid as number;
     const make = datasetFactory();
     try {
-      await scp.waitForLog('scp_started').catch(() => undefined);
+      await scp.ready();
       const fdsBefore = openFds(pid);
       const acked: string[] = [];
       const failures: string[] = [];
