@@ -1,17 +1,8 @@
 import { expect } from 'chai';
-import { readdirSync } from 'node:fs';
-import * as path from 'node:path';
 import { runDcmtk } from '../helpers/dcmtk';
 import { fuzz } from '../helpers/pdu-fuzzer';
-import { startScp } from '../helpers/scp';
+import { filesUnder, startScp } from '../helpers/scp';
 
-function allFiles(dir: string): string[] {
-  try {
-    return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => path.join(d.parentPath, d.name));
-  } catch {
-    return [];
-  }
-}
 
 describe('bad PDUs against a running SCP', function () {
   this.timeout(180_000);
@@ -38,7 +29,7 @@ describe('bad PDUs against a running SCP', function () {
       global.gc?.();
       expect(process.memoryUsage().heapUsed - heapBefore).to.be.below(64 * 1024 * 1024);
       // No half-written instance is visible: no .part file is left behind.
-      expect(allFiles(scp.dir).filter((f) => f.endsWith('.part'))).to.deep.equal([]);
+      expect(filesUnder(scp.dir).filter((f) => f.endsWith('.part'))).to.deep.equal([]);
     } finally {
       process.off('uncaughtException', onUncaught);
       await scp.stop();

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startApp, type RunningApp } from '../../container/src/app';
@@ -9,6 +9,15 @@ import type { StorageSink } from '../../container/src/storage/sink';
 import { freePort } from './moto-server';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/** Every file below `dir` (recursively); [] when it does not exist. */
+export function filesUnder(dir: string): string[] {
+  try {
+    return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => path.join(d.parentPath, d.name));
+  } catch {
+    return [];
+  }
+}
 
 export function tempDir(prefix = 'scp-test-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -1,12 +1,10 @@
 import { expect } from 'chai';
-import { readdirSync } from 'node:fs';
-import * as path from 'node:path';
 import { runDcmtk } from '../helpers/dcmtk';
 import { fuzz, prng, sendCase } from '../helpers/pdu-fuzzer';
 import { peakRss } from '../helpers/proc';
 import { RELEASE_RQ, cEchoRq, pdata } from '../helpers/raw-peer';
 import { reportFigures } from '../helpers/robustness-report';
-import { spawnScp } from '../helpers/scp';
+import { filesUnder, spawnScp } from '../helpers/scp';
 import { ScuAssociation } from '../helpers/scu-client';
 
 const MiB = 1048576;
@@ -71,13 +69,6 @@ function structuralCase(rand: () => number): Buffer {
   return Buffer.concat(conv);
 }
 
-function allFiles(dir: string): string[] {
-  try {
-    return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => path.join(d.parentPath, d.name));
-  } catch {
-    return [];
-  }
-}
 
 describe('PDU fuzzing at scale', function () {
   this.timeout(300_000);
@@ -146,7 +137,7 @@ describe('PDU fuzzing at scale', function () {
         .split('\n')
         .filter((l) => l.startsWith('dicom_associations_aborted_total{reason="protocol-error'))
         .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
-      const parts = allFiles(scp.dir).filter((f) => f.endsWith('.part'));
+      const parts = filesUnder(scp.dir).filter((f) => f.endsWith('.part'));
       reportFigures('PDU fuzzing', {
         'mutated cases (pdu-fuzzer, seed 20261124)': mutated,
         'structural A-ASSOCIATE-RQ cases (seed 424242)': structural,
