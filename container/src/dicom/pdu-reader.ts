@@ -76,14 +76,10 @@ export class PduReader {
     const len = chunk.length;
     while (off < len) {
       switch (this.state) {
-        case State.Header: {
-          const n = Math.min(6 - this.hdrFill, len - off);
-          chunk.copy(this.hdr, this.hdrFill, off, off + n);
-          this.hdrFill += n;
-          off += n;
+        case State.Header:
+          off = this.fillHeader(chunk, off);
           if (this.hdrFill === 6) this.startPdu();
           break;
-        }
         case State.ControlBody: {
           const body = this.body as Buffer;
           const n = Math.min(body.length - this.bodyFill, len - off);
@@ -97,14 +93,10 @@ export class PduReader {
           }
           break;
         }
-        case State.PdvHeader: {
-          const n = Math.min(6 - this.hdrFill, len - off);
-          chunk.copy(this.hdr, this.hdrFill, off, off + n);
-          this.hdrFill += n;
-          off += n;
+        case State.PdvHeader:
+          off = this.fillHeader(chunk, off);
           if (this.hdrFill === 6) this.startPdv();
           break;
-        }
         case State.PdvData: {
           const n = Math.min(this.pdvRemaining, len - off);
           this.pdvRemaining -= n;
@@ -118,6 +110,14 @@ export class PduReader {
         }
       }
     }
+  }
+
+  /** Copies up to the 6 header bytes (PDU or PDV item header) that may straddle chunks; returns the new offset. */
+  private fillHeader(chunk: Buffer, off: number): number {
+    const n = Math.min(6 - this.hdrFill, chunk.length - off);
+    chunk.copy(this.hdr, this.hdrFill, off, off + n);
+    this.hdrFill += n;
+    return off + n;
   }
 
   private startPdu(): void {
