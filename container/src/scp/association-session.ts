@@ -8,6 +8,7 @@ import { CommandField, PduType, Status, VERIFICATION_SOP_CLASS } from '../dicom/
 import type { Logger } from '../logger';
 import type { ScpMetrics } from '../metrics';
 import { decideAssociation } from './association-policy';
+import { Lease, type Slab } from './socket-reader';
 import { StoreOperation, type StoreDeps } from './store-operation';
 
 export type SessionState = 'awaiting-request' | 'established' | 'closed';
@@ -50,6 +51,8 @@ export class AssociationSession {
   private committing = false;
   private needDrain = false;
   private instances = 0;
+  /** The slab holding the chunk being parsed (dataset slices lent from it carry a lease). */
+  private slab: Slab | undefined;
 
   constructor(readonly socket: Socket, private readonly host: SessionHost) {
     this.reader = new PduReader(
@@ -57,7 +60,6 @@ export class AssociationSession {
       { maxPDataLength: host.config.maximumPduSize, maxControlLength: MAX_CONTROL_PDU },
     );
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => void this.closed('peer closed the connection'));
     socket.on('end', () => socket.end());
@@ -65,6 +67,11 @@ export class AssociationSession {
 
   get remote(): string {
     return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
+  }
+
+  /** True while a C-STORE's dataset is arriving (reads then go into slabs; see socket-reader.ts). */
+  get receivingDataset(): boolean {
+    return this.operation?.store !== undefined && !this.committing && this.state === 'established';
   }
 
   /** True while a DIMSE message is being received or stored. */
@@ -105,17 +112,21 @@ export class AssociationSession {
     setTimeout(() => this.socket.destroy(), this.host.config.acseTimeoutMs).unref();
   }
 
-  private onData(chunk: Buffer): void {
+  /** One read's bytes (from the socket reader); `slab` is where they live when lent. */
+  onData(chunk: Buffer, slab?: Slab): void {
     this.lastActivity = Date.now();
     if (this.state === 'closed') return;
+    this.slab = slab;
     try {
       this.reader.push(chunk);
     } catch (err) {
+      this.slab = undefined;
       const e = err as ProtocolError;
       this.host.logger.warn('protocol_error', { code: e.code, message: e.message, remote: this.remote, callingAe: this.callingAeTitle });
       this.abort(`protocol-error:${e.code ?? 'unknown'}`, 2, e.code === 'ERR_PDU_TYPE' ? 1 : 6);
       return;
     }
+    this.slab = undefined;
     if (this.needDrain && this.operation?.store && !this.committing) {
       this.needDrain = false;
       this.socket.pause();
@@ -196,7 +207,7 @@ export class AssociationSession {
     }
     const op = this.operation;
     if (!op || op.pcId !== pcId) throw new ProtocolError('dataset fragment without a matching command', 'ERR_UNEXPECTED_PDV');
-    if (op.store && data.length > 0 && !op.store.write(data)) this.needDrain = true;
+    if (op.store && data.length > 0 && !op.store.write(data, this.slab && new Lease(this.slab))) this.needDrain = true;
     if (isLast && pdvEnd) void this.completeStore();
   }
 

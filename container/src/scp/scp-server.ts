@@ -3,6 +3,7 @@ import type { ScpConfig } from '../config';
 import type { Logger } from '../logger';
 import type { ScpMetrics } from '../metrics';
 import { AssociationSession, type SessionHost } from './association-session';
+import { adoptSocket, SlabPool } from './socket-reader';
 import type { StoreDeps } from './store-operation';
 
 export interface ScpServerOptions {
@@ -33,6 +34,8 @@ export class ScpServer implements SessionHost {
   private sweep: NodeJS.Timeout | undefined;
   private readonly maxPending: number;
   private idleWaiters: (() => void)[] = [];
+  /** Read buffers shared by every connection of this server. */
+  readonly slabs = new SlabPool();
 
   constructor(opts: ScpServerOptions) {
     this.config = opts.config;
@@ -40,7 +43,7 @@ export class ScpServer implements SessionHost {
     this.metrics = opts.metrics;
     this.store = opts.store;
     this.maxPending = Math.max(2 * this.config.maximumAssociations, 600);
-    this.server = net.createServer((socket) => this.onConnection(socket));
+    this.server = net.createServer({ pauseOnConnect: true }, (socket) => this.onConnection(socket));
     this.server.on('error', (err) => this.logger.error('listener_error', { error: err }));
   }
 
@@ -123,12 +126,18 @@ export class ScpServer implements SessionHost {
     for (const s of [...this.sessions]) s.destroy();
   }
 
-  private onConnection(socket: net.Socket): void {
+  private onConnection(raw: net.Socket): void {
     if (this.state !== 'listening') {
-      socket.destroy();
+      raw.destroy();
       return;
     }
+    let session: AssociationSession | undefined;
+    const socket = adoptSocket(raw, this.slabs, {
+      onChunk: (chunk, slab) => session?.onData(chunk, slab),
+      wantsSlab: () => session?.receivingDataset ?? false,
+    });
     const s = new AssociationSession(socket, this);
+    session = s;
     this.sessions.add(s);
     this.pending.add(s);
     if (this.pending.size > this.maxPending) {

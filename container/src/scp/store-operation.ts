@@ -4,7 +4,7 @@ import { buildFileMeta } from '../dicom/file-meta';
 import { Status } from '../dicom/uids';
 import type { Logger } from '../logger';
 import type { Batcher, BatchSlot } from '../storage/batcher';
-import { instanceKey, type InstanceInfo, type InstanceWriter, type StorageSink } from '../storage/sink';
+import { instanceKey, type BufferLease, type InstanceInfo, type InstanceWriter, type StorageSink } from '../storage/sink';
 
 export interface StoreDeps {
   readonly sink: StorageSink;
@@ -42,6 +42,7 @@ const enum Phase {
 export class StoreOperation {
   private phase = Phase.Peek;
   private held: Buffer[] = [];
+  private heldLeases: (BufferLease | undefined)[] = [];
   private heldBytes = 0;
   private nextPeekAt = 4096;
   private writer: InstanceWriter | undefined;
@@ -49,17 +50,23 @@ export class StoreOperation {
   private info: InstanceInfo | undefined;
   private bytes = 0;
   private failure: { status: number; comment: string } | undefined;
+  /** An abort started mid-stream (size limit); `finish` waits for it. */
+  private aborting: Promise<void> | undefined;
 
   constructor(readonly command: CommandSet, private readonly transferSyntaxUid: string, private readonly callingAeTitle: string, private readonly deps: StoreDeps) {
     const uid = command.affectedSopInstanceUid;
     if (!UID.test(uid) || uid.length > 64) this.fail(Status.CannotUnderstand, 'invalid Affected SOP Instance UID');
   }
 
-  /** Feeds dataset bytes; false means wait for `onDrain`. */
-  write(slice: Buffer): boolean {
+  /**
+   * Feeds dataset bytes; false means wait for `onDrain`. A lease passed
+   * with them is released once nothing here or in the writer reads them.
+   */
+  write(slice: Buffer, lease?: BufferLease): boolean {
     switch (this.phase) {
       case Phase.Peek:
         this.held.push(slice);
+        this.heldLeases.push(lease);
         this.heldBytes += slice.length;
         if (this.heldBytes >= this.nextPeekAt || this.heldBytes >= PEEK_LIMIT) {
           this.nextPeekAt *= 2;
@@ -68,8 +75,9 @@ export class StoreOperation {
         }
         return true;
       case Phase.Stream:
-        return this.forward(slice);
+        return this.forward(slice, lease);
       default:
+        lease?.release();
         return true;
     }
   }
@@ -87,6 +95,7 @@ export class StoreOperation {
     }
     if (this.phase !== Phase.Stream || !this.writer || !this.slot || !this.info) {
       this.phase = Phase.Done;
+      await this.aborting;
       const f = this.failure ?? { status: Status.ProcessingFailure, comment: 'not stored' };
       return { status: f.status, errorComment: f.comment, bytes: 0 };
     }
@@ -111,16 +120,21 @@ export class StoreOperation {
     this.phase = Phase.Done;
     this.writer = undefined;
     this.slot = undefined;
-    this.held = [];
+    this.dropHeld();
     if (w) await w.abort();
     s?.released();
   }
 
   private startStreaming(ids: PeekedIds): boolean {
     const held = this.held;
+    const leases = this.heldLeases;
     this.held = [];
+    this.heldLeases = [];
     this.heldBytes = 0;
-    if (this.phase !== Phase.Peek) return true;
+    if (this.phase !== Phase.Peek) {
+      for (const l of leases) l?.release();
+      return true;
+    }
     if (ids.sopInstanceUid && ids.sopInstanceUid !== this.command.affectedSopInstanceUid) {
       this.deps.logger.warn('sop_instance_uid_mismatch', { command: this.command.affectedSopInstanceUid, dataset: ids.sopInstanceUid });
     }
@@ -140,6 +154,7 @@ export class StoreOperation {
     } catch (err) {
       slot.released();
       this.deps.logger.error('storage_failed', { sopInstanceUid: info.sopInstanceUid, error: err });
+      for (const l of leases) l?.release();
       this.fail(Status.OutOfResources, `storage failed: ${(err as Error).message}`);
       return true;
     }
@@ -147,24 +162,38 @@ export class StoreOperation {
     this.info = info;
     this.phase = Phase.Stream;
     let ok = this.forward(buildFileMeta({ sopClassUid: info.sopClassUid, sopInstanceUid: info.sopInstanceUid, transferSyntaxUid: info.transferSyntaxUid, sourceAeTitle: info.callingAeTitle }));
-    for (const b of held) ok = this.forward(b) && ok;
+    held.forEach((b, i) => {
+      ok = this.forward(b, leases[i]) && ok;
+    });
     return ok;
   }
 
-  private forward(slice: Buffer): boolean {
+  private forward(slice: Buffer, lease?: BufferLease): boolean {
+    if (this.phase !== Phase.Stream) {
+      lease?.release();
+      return true;
+    }
     this.bytes += slice.length;
     if (this.bytes > this.deps.maximumInstanceBytes) {
-      void this.abort().then(() => undefined);
+      lease?.release();
+      this.aborting = this.abort();
       this.fail(Status.OutOfResources, `instance exceeds ${this.deps.maximumInstanceBytes} bytes`);
       return true;
     }
     this.slot?.addBytes(slice.length);
-    return (this.writer as InstanceWriter).write(slice);
+    return (this.writer as InstanceWriter).write(slice, lease);
   }
 
   private fail(status: number, comment: string): void {
     this.failure ??= { status, comment: comment.slice(0, 64) };
     this.phase = Phase.Discard;
+    this.dropHeld();
+  }
+
+  private dropHeld(): void {
+    for (const l of this.heldLeases) l?.release();
     this.held = [];
+    this.heldLeases = [];
+    this.heldBytes = 0;
   }
 }

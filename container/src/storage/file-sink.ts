@@ -4,7 +4,7 @@ import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { StorageError } from '../errors';
 import { DirSyncer } from './dir-syncer';
-import type { InstanceInfo, InstanceWriter, StorageSink } from './sink';
+import type { BufferLease, InstanceInfo, InstanceWriter, StorageSink } from './sink';
 
 async function fsyncDir(dir: string): Promise<void> {
   const h = await fsp.open(dir, 'r');
@@ -52,6 +52,8 @@ class FileInstanceWriter implements InstanceWriter {
   private readonly tmp: string;
   private readonly fh: Promise<FileHandle>;
   private pending: Buffer[] = [];
+  /** Leases of the bytes in `pending` (and of nothing else). */
+  private pendingLeases: BufferLease[] = [];
   private pendingBytes = 0;
   private inflightBytes = 0;
   private position = 0;
@@ -76,9 +78,13 @@ class FileInstanceWriter implements InstanceWriter {
     });
   }
 
-  write(chunk: Buffer): boolean {
-    if (this.error || this.settled) return true;
+  write(chunk: Buffer, lease?: BufferLease): boolean {
+    if (this.error || this.settled) {
+      lease?.release();
+      return true;
+    }
     this.pending.push(chunk);
+    if (lease) this.pendingLeases.push(lease);
     this.pendingBytes += chunk.length;
     if (this.pendingBytes >= FLUSH_BYTES || this.pending.length >= FLUSH_SLICES) this.flush();
     return this.pendingBytes + this.inflightBytes < 2 * FLUSH_BYTES;
@@ -130,9 +136,11 @@ class FileInstanceWriter implements InstanceWriter {
   private flush(): void {
     if (this.pendingBytes === 0 || this.error) return;
     const bufs = this.pending;
+    const leases = this.pendingLeases;
     const n = this.pendingBytes;
     const at = this.position;
     this.pending = [];
+    this.pendingLeases = [];
     this.pendingBytes = 0;
     this.position += n;
     this.inflightBytes += n;
@@ -157,6 +165,8 @@ class FileInstanceWriter implements InstanceWriter {
       } catch (err) {
         this.error ??= err as Error;
       } finally {
+        // The writev is over (done, failed or skipped): the kernel has its own copy.
+        for (const l of leases) l.release();
         this.inflightBytes -= n;
         if (this.error || this.pendingBytes + this.inflightBytes < 2 * FLUSH_BYTES) this.wake();
       }
@@ -171,6 +181,8 @@ class FileInstanceWriter implements InstanceWriter {
 
   /** Drops what is queued (after commit or abort) and releases anyone waiting for drain. */
   private release(): void {
+    for (const l of this.pendingLeases) l.release();
+    this.pendingLeases = [];
     this.pending = [];
     this.pendingBytes = 0;
     this.wake();

@@ -3,7 +3,10 @@ import type { InstanceWriter, StorageSink } from './sink';
 /** Discards every byte and "commits" at once: the protocol cost alone, for benchmarks. */
 export function createNullSink(): StorageSink {
   const writer: InstanceWriter = {
-    write: () => true,
+    write: (_chunk, lease) => {
+      lease?.release();
+      return true;
+    },
     onDrain: (cb) => cb(),
     commit: async () => {},
     abort: async () => {},

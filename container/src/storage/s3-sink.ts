@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { StorageError } from '../errors';
-import type { InstanceInfo, InstanceWriter, StorageSink } from './sink';
+import type { BufferLease, InstanceInfo, InstanceWriter, StorageSink } from './sink';
 
 export interface S3SinkOptions {
   readonly bucket: string;
@@ -62,9 +62,15 @@ class S3InstanceWriter implements InstanceWriter {
     });
   }
 
-  write(chunk: Buffer): boolean {
-    if (this.error) return true;
-    return this.body.write(chunk);
+  write(chunk: Buffer, lease?: BufferLease): boolean {
+    if (this.error) {
+      lease?.release();
+      return true;
+    }
+    // lib-storage holds chunks for an unknown time (until a part is assembled, or past an abort): lent bytes are copied.
+    const ok = this.body.write(lease ? Buffer.from(chunk) : chunk);
+    lease?.release();
+    return ok;
   }
 
   onDrain(cb: () => void): void {

@@ -12,12 +12,26 @@ export interface InstanceInfo {
 }
 
 /**
+ * A claim on bytes the SCP lent a writer (they live in a recycled read
+ * buffer). The writer calls `release` exactly when it no longer reads them:
+ * after they are written or copied, or when they are dropped.
+ */
+export interface BufferLease {
+  release(): void;
+}
+
+/**
  * Receives one instance's bytes. `write` follows the stream contract: false
  * means "wait for the drain callback before writing more". After a failure
  * the writer discards further bytes and `commit` rejects with the cause.
  */
 export interface InstanceWriter {
-  write(chunk: Buffer): boolean;
+  /**
+   * Without a lease the writer may keep `chunk` as long as it likes; with
+   * one, it must release the lease when done with the bytes and not touch
+   * them afterwards (they will be overwritten by later reads).
+   */
+  write(chunk: Buffer, lease?: BufferLease): boolean;
   /** Calls `cb` once the writer can take more bytes (at once if it can now). */
   onDrain(cb: () => void): void;
   /** Resolves once the object is durable (fsynced and renamed / upload completed). */
