@@ -44,3 +44,54 @@ export async function probeFsync(samples = 40): Promise<FsyncCost> {
   }
   return { fileSyncMs: median(file), dirSyncMs: median(folder), samples };
 }
+
+/** One worker: the file sink's commit sequence with synchronous calls, nothing else. */
+const CEILING_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const path = require('node:path');
+const { dir, id, files, body } = workerData;
+const buf = Buffer.from(body);
+const d = fs.openSync(dir, 'r');
+for (let i = 0; i < files; i++) {
+  const tmp = path.join(dir, 'w' + id + '-' + i + '.part');
+  const fd = fs.openSync(tmp, 'wx');
+  fs.writeSync(fd, buf, 0, buf.length, 0);
+  fs.fdatasyncSync(fd);
+  fs.closeSync(fd);
+  fs.renameSync(tmp, path.join(dir, 'w' + id + '-' + i + '.dcm'));
+  fs.fsyncSync(d);
+}
+fs.closeSync(d);
+parentPort.postMessage('done');
+`;
+
+/**
+ * The durable-acknowledgement ceiling of this disk: instances per second
+ * that `writers` threads reach when each does nothing but the file sink's
+ * commit sequence (write 512 KiB, fdatasync, close, rename, fsync the
+ * folder) with synchronous calls, one instance after another, as an
+ * association does. No network, no DICOM, no event loop: no receiver that
+ * makes each instance durable before acknowledging it can be faster here.
+ */
+export async function probeDurableCeiling(writers: number, total = 400): Promise<number> {
+  const { Worker } = await import('node:worker_threads');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'durable-ceiling-'));
+  const body = randomBytes(512 * 1024);
+  const files = Math.max(1, Math.round(total / writers));
+  try {
+    const t = performance.now();
+    await Promise.all(
+      Array.from({ length: writers }, (_, id) => {
+        const w = new Worker(CEILING_WORKER, { eval: true, workerData: { dir, id, files, body } });
+        return new Promise<void>((resolve, reject) => {
+          w.once('message', () => resolve());
+          w.once('error', reject);
+        }).finally(() => w.terminate());
+      }),
+    );
+    return (writers * files) / ((performance.now() - t) / 1000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

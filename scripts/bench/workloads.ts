@@ -54,6 +54,8 @@ export interface Workload {
   readonly description: string;
   /** Peers that serve one association at a time cannot take this workload without --fork. */
   readonly parallel: boolean;
+  /** Associations storing at the same time (for the durable-commit ceiling). */
+  readonly concurrency: number;
   /** Repetitions (the 1 GiB instance is expensive). */
   readonly reps: number;
   run(peer: Peer): Promise<{ instances: number; bytes: number }>;
@@ -89,6 +91,7 @@ export function workloads(corpus: Corpus, reps: number): Workload[] {
       name: 'single',
       description: '1 association x 200 CT instances of 512 KiB (storescu)',
       parallel: false,
+      concurrency: 1,
       reps,
       run: async (p) => (await storescu(p.port, files200), { instances: 200, bytes: 200 * corpus.ctBytes }),
     },
@@ -96,6 +99,7 @@ export function workloads(corpus: Corpus, reps: number): Workload[] {
       name: 'parallel-4',
       description: '4 associations at once x 100 instances of 512 KiB (4 storescu)',
       parallel: true,
+      concurrency: 4,
       reps,
       run: async (p) => (await parallelStorescu(p.port, files400, 4), { instances: 400, bytes: 400 * corpus.ctBytes }),
     },
@@ -103,6 +107,7 @@ export function workloads(corpus: Corpus, reps: number): Workload[] {
       name: 'parallel-16',
       description: '16 associations at once x 25 instances of 512 KiB (16 storescu)',
       parallel: true,
+      concurrency: 16,
       reps,
       run: async (p) => (await parallelStorescu(p.port, files400, 16), { instances: 400, bytes: 400 * corpus.ctBytes }),
     },
@@ -110,6 +115,7 @@ export function workloads(corpus: Corpus, reps: number): Workload[] {
       name: 'associations-500',
       description: '500 associations of one 512 KiB instance each, 10 at a time (in-process SCU: spawning storescu 500 times would dominate)',
       parallel: true,
+      concurrency: 10,
       reps,
       run: async (p) => {
         datasets ??= corpus.ct.map(datasetOf);
@@ -132,6 +138,7 @@ export function workloads(corpus: Corpus, reps: number): Workload[] {
       name: 'instance-1GiB',
       description: 'one 1 GiB instance (1024 frames of 512 x 1024 x 16 bit) on one association (storescu)',
       parallel: false,
+      concurrency: 1,
       reps,
       run: async (p) => (await storescu(p.port, [corpus.big]), { instances: 1, bytes: corpus.bigBytes }),
     },
