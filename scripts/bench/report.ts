@@ -87,7 +87,7 @@ export function render(inp: ReportInput): string {
   );
   const dcmtkRate = (w: string): number | undefined => s(w, 'dcmtk')?.perSecond;
   const ceilingRows = inp.workloads
-    .filter((w) => inp.ceilings.has(w.concurrency))
+    .filter((w) => w.name !== 'instance-1GiB' && inp.ceilings.has(w.concurrency))
     .map((w) => {
       const c = inp.ceilings.get(w.concurrency) as number;
       const d = dcmtkRate(w.name);
