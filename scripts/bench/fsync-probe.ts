@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, promises as fsp, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 export interface FsyncCost {
   /** Median ms of fdatasync after writing one 512 KiB file. */
@@ -75,7 +76,6 @@ parentPort.postMessage('done');
  * makes each instance durable before acknowledging it can be faster here.
  */
 export async function probeDurableCeiling(writers: number, total = 400): Promise<number> {
-  const { Worker } = await import('node:worker_threads');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'durable-ceiling-'));
   const body = randomBytes(512 * 1024);
   const files = Math.max(1, Math.round(total / writers));

@@ -120,13 +120,13 @@ export class AssociationSession {
     try {
       this.reader.push(chunk);
     } catch (err) {
-      this.slab = undefined;
       const e = err as ProtocolError;
       this.host.logger.warn('protocol_error', { code: e.code, message: e.message, remote: this.remote, callingAe: this.callingAeTitle });
       this.abort(`protocol-error:${e.code ?? 'unknown'}`, 2, e.code === 'ERR_PDU_TYPE' ? 1 : 6);
       return;
+    } finally {
+      this.slab = undefined;
     }
-    this.slab = undefined;
     if (this.needDrain && this.operation?.store && !this.committing) {
       this.needDrain = false;
       this.socket.pause();
