@@ -100,6 +100,7 @@ export async function startApp(opts: AppOptions): Promise<RunningApp> {
         await server.waitIdle(2000);
       }
       await batcher.sealAll('shutdown');
+      await sink.close?.();
       server.close();
       await new Promise<void>((resolve) => health.close(() => resolve()));
       health.closeAllConnections?.();

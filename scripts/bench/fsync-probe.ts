@@ -46,7 +46,11 @@ export async function probeFsync(samples = 40): Promise<FsyncCost> {
   return { fileSyncMs: median(file), dirSyncMs: median(folder), samples };
 }
 
-/** One worker: the file sink's commit sequence with synchronous calls, nothing else. */
+/**
+ * One worker: the file sink's commit sequence with synchronous calls, nothing
+ * else. Its files are created before the clock starts (the SCP creates them
+ * ahead of need too), so creation is not counted at all.
+ */
 const CEILING_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
@@ -54,17 +58,22 @@ const path = require('node:path');
 const { dir, id, files, body } = workerData;
 const buf = Buffer.from(body);
 const d = fs.openSync(dir, 'r');
-for (let i = 0; i < files; i++) {
-  const tmp = path.join(dir, 'w' + id + '-' + i + '.part');
-  const fd = fs.openSync(tmp, 'wx');
-  fs.writeSync(fd, buf, 0, buf.length, 0);
-  fs.fdatasyncSync(fd);
-  fs.closeSync(fd);
-  fs.renameSync(tmp, path.join(dir, 'w' + id + '-' + i + '.dcm'));
-  fs.fsyncSync(d);
-}
-fs.closeSync(d);
-parentPort.postMessage('done');
+const tmp = (i) => path.join(dir, 'w' + id + '-' + i + '.part');
+const fds = [];
+for (let i = 0; i < files; i++) fds.push(fs.openSync(tmp(i), 'wx'));
+parentPort.postMessage('ready');
+parentPort.once('message', () => {
+  for (let i = 0; i < files; i++) {
+    const fd = fds[i];
+    fs.writeSync(fd, buf, 0, buf.length, 0);
+    fs.fdatasyncSync(fd);
+    fs.closeSync(fd);
+    fs.renameSync(tmp(i), path.join(dir, 'w' + id + '-' + i + '.dcm'));
+    fs.fsyncSync(d);
+  }
+  fs.closeSync(d);
+  parentPort.postMessage('done');
+});
 `;
 
 /**
@@ -72,25 +81,29 @@ parentPort.postMessage('done');
  * that `writers` threads reach when each does nothing but the file sink's
  * commit sequence (write 512 KiB, fdatasync, close, rename, fsync the
  * folder) with synchronous calls, one instance after another, as an
- * association does. No network, no DICOM, no event loop: no receiver that
- * makes each instance durable before acknowledging it can be faster here.
+ * association does, into files created before the clock starts. No network,
+ * no DICOM, no event loop, no file creation: no receiver that makes each
+ * instance durable before acknowledging it can be faster here.
  */
 export async function probeDurableCeiling(writers: number, total = 400): Promise<number> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'durable-ceiling-'));
   const body = randomBytes(512 * 1024);
   const files = Math.max(1, Math.round(total / writers));
   try {
-    const t = performance.now();
-    await Promise.all(
-      Array.from({ length: writers }, (_, id) => {
-        const w = new Worker(CEILING_WORKER, { eval: true, workerData: { dir, id, files, body } });
-        return new Promise<void>((resolve, reject) => {
-          w.once('message', () => resolve());
-          w.once('error', reject);
-        }).finally(() => w.terminate());
-      }),
-    );
-    return (writers * files) / ((performance.now() - t) / 1000);
+    const workers = Array.from({ length: writers }, (_, id) => new Worker(CEILING_WORKER, { eval: true, workerData: { dir, id, files, body } }));
+    const next = (w: Worker): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        w.once('message', () => resolve());
+        w.once('error', reject);
+      });
+    try {
+      await Promise.all(workers.map(next));
+      const t = performance.now();
+      await Promise.all(workers.map((w) => (w.postMessage('go'), next(w))));
+      return (writers * files) / ((performance.now() - t) / 1000);
+    } finally {
+      await Promise.all(workers.map((w) => w.terminate()));
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -46,10 +46,15 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Deletes the files under `dir` but keeps its folders (our SCP caches the batch folders it created). */
+/**
+ * Deletes the files under `dir` but keeps its folders (our SCP caches the
+ * batch folders it created) and our SCP's working folder `.tmp` (its spare
+ * files are open and in use).
+ */
 function emptyDir(dir: string): void {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
+    if (e.isDirectory() && e.name === '.tmp') continue;
     if (e.isDirectory()) emptyDir(p);
     else rmSync(p, { force: true });
   }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startApp, type RunningApp } from '../../container/src/app';
@@ -17,6 +17,15 @@ export function filesUnder(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Files under `dir` that hold part of an instance: a non-empty `.part` file
+ * (the file sink writes instances there before renaming them into place; its
+ * empty spares in `.tmp/` hold nothing).
+ */
+export function partialFiles(dir: string): string[] {
+  return filesUnder(dir).filter((f) => f.endsWith('.part') && statSync(f).size > 0);
 }
 
 export function tempDir(prefix = 'scp-test-'): string {

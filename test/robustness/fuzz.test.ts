@@ -4,7 +4,7 @@ import { fuzz, prng, sendCase } from '../helpers/pdu-fuzzer';
 import { peakRss } from '../helpers/proc';
 import { RELEASE_RQ, cEchoRq, pdata } from '../helpers/raw-peer';
 import { reportFigures } from '../helpers/robustness-report';
-import { filesUnder, spawnScp } from '../helpers/scp';
+import { partialFiles, spawnScp } from '../helpers/scp';
 import { ScuAssociation } from '../helpers/scu-client';
 
 const MiB = 1048576;
@@ -137,7 +137,7 @@ describe('PDU fuzzing at scale', function () {
         .split('\n')
         .filter((l) => l.startsWith('dicom_associations_aborted_total{reason="protocol-error'))
         .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
-      const parts = filesUnder(scp.dir).filter((f) => f.endsWith('.part'));
+      const parts = partialFiles(scp.dir);
       reportFigures('PDU fuzzing', {
         'mutated cases (pdu-fuzzer, seed 20261124)': mutated,
         'structural A-ASSOCIATE-RQ cases (seed 424242)': structural,
@@ -147,7 +147,7 @@ describe('PDU fuzzing at scale', function () {
         'peak RSS growth MiB': (peakGrowth / MiB).toFixed(1),
         'crashes (SCP exit)': scp.child.exitCode === null ? 0 : 1,
         'connections left open': open,
-        '.part files left': parts.length,
+        'partly written files left': parts.length,
         seconds: seconds.toFixed(0),
         'RSS after MiB (baseline)': `${(rss(pid) / MiB).toFixed(0)} (${(baseline / MiB).toFixed(0)})`,
       });

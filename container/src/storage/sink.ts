@@ -50,6 +50,8 @@ export interface StorageSink {
   putObject(key: string, body: Buffer, contentType: string): Promise<void>;
   /** Throws when the sink cannot be written (start-up check). */
   check(): Promise<void>;
+  /** Releases what the sink keeps open (spare files, descriptors); after the last commit. */
+  close?(): Promise<void>;
 }
 
 export function instanceKey(batchId: string, sopInstanceUid: string): string {
