@@ -19,6 +19,8 @@ export interface ScpConfig {
   readonly maximumPduSize: number;
   readonly acseTimeoutMs: number;
   readonly dimseTimeoutMs: number;
+  /** Bytes per second a sender must average inside a DIMSE message (0: no check). */
+  readonly minimumReceiveRate: number;
   readonly networkTimeoutMs: number;
   readonly drainTimeoutMs: number;
   readonly batchMaxFiles: number;
@@ -59,6 +61,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   { name: 'MAXIMUM_PDU_SIZE', default: '131072', schema: UINT, description: 'Maximum PDU length we receive (bytes, 4096–4194304). 128 KiB: what dcmtk accepts at most, large enough that per-PDU overhead is under 0.01 %; data is streamed, so it does not bound memory.' },
   { name: 'ACSE_TIMEOUT', default: '30', schema: UINT, description: 'Seconds to wait for A-ASSOCIATE-RQ after connect, and for the peer to close after release.' },
   { name: 'DIMSE_TIMEOUT', default: '60', schema: UINT, description: 'Seconds allowed between PDUs inside one DIMSE message, and for storage to commit an instance.' },
+  { name: 'MINIMUM_RECEIVE_RATE', default: '1024', schema: UINT, description: 'Bytes per second a sender must average inside a DIMSE message, over each DIMSE_TIMEOUT window (time the SCP itself holds the sender back does not count); a slower one, e.g. a byte trickled just inside DIMSE_TIMEOUT, is aborted. 0 turns the check off.' },
   { name: 'NETWORK_TIMEOUT', default: '90', schema: UINT, description: 'Seconds an association may stay idle before it is aborted.' },
   { name: 'DRAIN_TIMEOUT', default: '100', schema: UINT, description: 'Seconds in-flight associations may run after SIGTERM before they are aborted (below ECS\'s 120 s stop timeout).' },
   { name: 'BATCH_MAX_FILES', default: '1000', schema: UINT, description: 'Seal a batch at this many instances (HealthImaging: 5,000 files per import job).' },
@@ -121,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ScpConfig {
   range('ACSE_TIMEOUT', 1, 3600);
   range('DIMSE_TIMEOUT', 1, 3600);
   range('NETWORK_TIMEOUT', 1, 86400);
+  range('MINIMUM_RECEIVE_RATE', 0, 1_000_000_000);
   range('DRAIN_TIMEOUT', 0, 115);
   range('BATCH_MAX_FILES', 1, 5000);
   range('BATCH_MAX_BYTES', 1, 10_000_000_000);
@@ -145,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ScpConfig {
     acseTimeoutMs: int('ACSE_TIMEOUT') * 1000,
     dimseTimeoutMs: int('DIMSE_TIMEOUT') * 1000,
     networkTimeoutMs: int('NETWORK_TIMEOUT') * 1000,
+    minimumReceiveRate: int('MINIMUM_RECEIVE_RATE'),
     drainTimeoutMs: int('DRAIN_TIMEOUT') * 1000,
     batchMaxFiles: int('BATCH_MAX_FILES'),
     batchMaxBytes: int('BATCH_MAX_BYTES'),

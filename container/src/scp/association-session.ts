@@ -53,6 +53,9 @@ export class AssociationSession {
   private instances = 0;
   /** The slab holding the chunk being parsed (dataset slices lent from it carry a lease). */
   private slab: Slab | undefined;
+  /** Start of the current MINIMUM_RECEIVE_RATE window, and the bytes received in it. */
+  private rateWindowStart = Date.now();
+  private rateWindowBytes = 0;
 
   constructor(readonly socket: Socket, private readonly host: SessionHost) {
     this.reader = new PduReader(
@@ -79,7 +82,7 @@ export class AssociationSession {
     return this.operation !== undefined || this.commandBytes > 0 || this.reader.inPData;
   }
 
-  /** Called by the server's timer sweep; aborts on ACSE / DIMSE / idle timeouts. */
+  /** Called by the server's timer sweep (every second); aborts on ACSE / DIMSE / idle timeouts and slow senders. */
   checkTimeouts(now: number): void {
     const c = this.host.config;
     if (this.state === 'awaiting-request' && now - this.connectedAt > c.acseTimeoutMs) this.abort('acse-timeout', 2, 0);
@@ -87,7 +90,30 @@ export class AssociationSession {
       const idle = now - this.lastActivity;
       if (this.midMessage && idle > c.dimseTimeoutMs) this.abort('dimse-timeout', 2, 0);
       else if (idle > c.networkTimeoutMs) this.abort('network-timeout', 2, 0);
-    }
+      else this.checkRate(now);
+    } else this.restartRateWindow(now);
+  }
+
+  /**
+   * A sender inside a message must average MINIMUM_RECEIVE_RATE over each
+   * DIMSE_TIMEOUT window. Time between messages (NETWORK_TIMEOUT covers it)
+   * and time the SCP holds the sender back (socket paused for storage
+   * back-pressure) restart the window instead of counting against it.
+   */
+  private checkRate(now: number): void {
+    const c = this.host.config;
+    if (c.minimumReceiveRate === 0 || !this.midMessage || this.socket.isPaused()) return this.restartRateWindow(now);
+    const span = now - this.rateWindowStart;
+    if (span < c.dimseTimeoutMs) return;
+    if (this.rateWindowBytes < (c.minimumReceiveRate * span) / 1000) {
+      this.host.logger.warn('slow_sender', { callingAe: this.callingAeTitle, remote: this.remote, bytes: this.rateWindowBytes, seconds: Math.round(span / 1000), minimumReceiveRate: c.minimumReceiveRate });
+      this.abort('slow-sender', 2, 0);
+    } else this.restartRateWindow(now);
+  }
+
+  private restartRateWindow(now: number): void {
+    this.rateWindowStart = now;
+    this.rateWindowBytes = 0;
   }
 
   /** Sends A-ABORT and closes; safe to call twice. */
@@ -115,6 +141,7 @@ export class AssociationSession {
   /** One read's bytes (from the socket reader); `slab` is where they live when lent. */
   onData(chunk: Buffer, slab?: Slab): void {
     this.lastActivity = Date.now();
+    this.rateWindowBytes += chunk.length;
     if (this.state === 'closed') return;
     this.slab = slab;
     try {
