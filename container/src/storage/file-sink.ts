@@ -232,43 +232,38 @@ class SparePool {
   private dir: string | undefined;
   private closed = false;
   /** Writers begun and not yet settled. */
-  inFlight = 0;
+  private inFlight = 0;
 
   constructor(private readonly root: string, private readonly idleMs: number) {}
 
-  /** An open empty file: a spare if one is ready, else created now. Refills the pool. */
-  take(): { file: string; fh: Promise<FileHandle> } {
+  /**
+   * An open empty file for one writer (a spare if one is ready, else created
+   * now), and the callback the writer calls once it has settled.
+   */
+  take(): { file: string; fh: Promise<FileHandle>; settled: () => void } {
     const spare = this.ready.shift();
     const got = spare ? { file: spare.file, fh: Promise.resolve(spare.fh) } : this.create();
+    this.inFlight += 1;
     this.refill();
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => void this.trim(), this.idleMs);
-    this.idleTimer.unref();
-    return got;
-  }
-
-  /** Idle: the spares' descriptors and files go (the next instance starts a new batch). */
-  private async trim(): Promise<void> {
-    await this.filling;
-    const spares = this.ready;
-    this.ready = [];
-    await Promise.all(spares.map((s) => s.fh.close().then(() => fsp.rm(s.file, { force: true })).catch(() => undefined)));
-  }
-
-  /** Spares open now (tests). */
-  get spares(): number {
-    return this.ready.length;
+    if (this.idleTimer) this.idleTimer.refresh();
+    else (this.idleTimer = setTimeout(() => void this.trim(), this.idleMs)).unref();
+    return { ...got, settled: () => void (this.inFlight -= 1) };
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.idleTimer);
+    await this.trim();
+    // Files of writers still in flight go too: nothing was acknowledged from them.
+    if (this.dir) await fsp.rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /** Closes and removes the ready spares (idle, or closing); the next instance starts a new batch. */
+  private async trim(): Promise<void> {
     await this.filling;
     const spares = this.ready;
     this.ready = [];
-    await Promise.all(spares.map((s) => s.fh.close().catch(() => undefined)));
-    // Files of writers still in flight go too: nothing was acknowledged from them.
-    if (this.dir) await fsp.rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
+    await Promise.all(spares.map((s) => s.fh.close().then(() => fsp.rm(s.file, { force: true })).catch(() => undefined)));
   }
 
   /**
@@ -375,9 +370,8 @@ export function createFileSink(root: string, opts: { spareIdleMs?: number } = {}
         mkdirSync(dir, { recursive: true });
         dirs.add(dir);
       }
-      const { file: tmp, fh } = spares.take();
-      spares.inFlight += 1;
-      return new FileInstanceWriter(file, syncer, tmp, fh, () => void (spares.inFlight -= 1));
+      const { file: tmp, fh, settled } = spares.take();
+      return new FileInstanceWriter(file, syncer, tmp, fh, settled);
     },
     async putObject(key: string, body: Buffer): Promise<void> {
       try {
