@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { writeTestInstance } from '../helpers/dicom-writer';
 import { datasetBytes, runDcmtk } from '../helpers/dcmtk';
@@ -81,10 +82,15 @@ describe('S3 sink against a real S3-compatible server (moto_server)', function (
     expect(scp!.app.metrics.instancesFailed.get({ status: '0xa700' })).to.equal(3);
   });
 
-  it('uploads with a CRC32C checksum S3 verifies, and seals the batch manifest on shutdown', async () => {
+  it('uploads with a CRC32 checksum of the whole object, and seals the batch manifest on shutdown', async () => {
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'site-a/incoming/' }));
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: listed.Contents![0].Key, ChecksumMode: 'ENABLED' }));
-    expect(head.ChecksumCRC32C).to.be.a('string');
+    for (const o of listed.Contents!.slice(0, 3)) {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: o.Key, ChecksumMode: 'ENABLED' }));
+      const obj = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key }));
+      const body = Buffer.from(await obj.Body!.transformToByteArray());
+      expect(head.ChecksumCRC32, o.Key).to.be.a('string');
+      expect(Buffer.from(head.ChecksumCRC32!, 'base64').readUInt32BE(0), o.Key).to.equal(crc32(body));
+    }
     await scp!.stop();
     const manifests = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'site-a/batches/' }));
     expect(manifests.Contents).to.have.length(1);

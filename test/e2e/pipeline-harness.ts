@@ -213,7 +213,7 @@ export async function startPipeline(opts: { standIn?: Partial<StandInOptions>; e
 export async function stageObject(p: Pipeline, batchId: string, o: { sopInstanceUid: string; studyInstanceUid: string; seriesInstanceUid: string; body: Uint8Array; sopClassUid?: string; callingAeTitle?: string }) {
   const key = `incoming/${batchId}/${o.sopInstanceUid}.dcm`;
   await p.s3.send(new PutObjectCommand({
-    Bucket: p.stagingBucket, Key: key, Body: o.body, ChecksumAlgorithm: 'CRC32C',
+    Bucket: p.stagingBucket, Key: key, Body: o.body, ChecksumAlgorithm: 'CRC32',
     Metadata: {
       'study-instance-uid': o.studyInstanceUid, 'series-instance-uid': o.seriesInstanceUid, 'sop-instance-uid': o.sopInstanceUid,
       'sop-class-uid': o.sopClassUid ?? '1.2.840.10008.5.1.4.1.1.2', 'transfer-syntax-uid': '1.2.840.10008.1.2.1',

