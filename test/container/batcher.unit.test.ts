@@ -71,6 +71,29 @@ describe('batcher', () => {
     expect(manifests.map((m) => m.sealReason)).to.deep.equal(['bytes', 'quiet']);
   });
 
+  it('restarts the quiet period with each instance, and again after a quiet seal', async () => {
+    const { sink, manifests } = recordingSink();
+    const b = new Batcher({ sink, maxFiles: 100, maxBytes: 1e9, quietMs: 80, logger: silentLogger });
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const s = b.reserve();
+      ids.push(s.batchId);
+      s.committed(info(s.batchId, i), 10);
+      await sleep(40);
+    }
+    // Four instances 40 ms apart with an 80 ms quiet period: one batch, not yet sealed.
+    expect(new Set(ids).size).to.equal(1);
+    expect(manifests).to.have.length(0);
+    await sleep(120);
+    expect(manifests.map((m) => [m.sealReason, m.count])).to.deep.equal([['quiet', 4]]);
+    // The timer fired once; the next instance arms it again.
+    const s = b.reserve();
+    expect(s.batchId).to.not.equal(ids[0]);
+    s.committed(info(s.batchId, 9), 10);
+    await sleep(160);
+    expect(manifests.map((m) => [m.sealReason, m.count])).to.deep.equal([['quiet', 4], ['quiet', 1]]);
+  });
+
   it('lists a re-sent instance once, and writes no manifest for an empty batch', async () => {
     const { sink, manifests } = recordingSink();
     const b = new Batcher({ sink, maxFiles: 100, maxBytes: 1e9, quietMs: 60_000, logger: silentLogger });

@@ -27,6 +27,15 @@ export interface StoreResult {
 export const PEEK_LIMIT = 1 << 20;
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
+/**
+ * The held bytes as one buffer. Usually one slice (the first PDV, up to the
+ * maximum PDU size) holds them all: it is read in place, not copied (a copy
+ * of the first 128 KiB of every instance was 6 % of the SCP's user CPU).
+ */
+function joined(held: Buffer[]): Buffer {
+  return held.length === 1 ? held[0] : Buffer.concat(held);
+}
+
 const enum Phase {
   Peek,
   Stream,
@@ -70,7 +79,7 @@ export class StoreOperation {
         this.heldBytes += slice.length;
         if (this.heldBytes >= this.nextPeekAt || this.heldBytes >= PEEK_LIMIT) {
           this.nextPeekAt *= 2;
-          const ids = peekIds(Buffer.concat(this.held), this.transferSyntaxUid, this.heldBytes >= PEEK_LIMIT);
+          const ids = peekIds(joined(this.held), this.transferSyntaxUid, this.heldBytes >= PEEK_LIMIT);
           if (ids) return this.startStreaming(ids);
         }
         return true;
@@ -90,7 +99,7 @@ export class StoreOperation {
   /** The last fragment arrived: make the instance durable, or report why not. */
   async finish(): Promise<StoreResult> {
     if (this.phase === Phase.Peek) {
-      const ids = peekIds(Buffer.concat(this.held), this.transferSyntaxUid, true) as PeekedIds;
+      const ids = peekIds(joined(this.held), this.transferSyntaxUid, true) as PeekedIds;
       this.startStreaming(ids);
     }
     if (this.phase !== Phase.Stream || !this.writer || !this.slot || !this.info) {

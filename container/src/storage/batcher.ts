@@ -147,9 +147,13 @@ export class Batcher {
     });
   }
 
+  /** Restarts the quiet period: one timer, re-armed (two new timers per instance showed in the profile). */
   private touch(): void {
     if (this.stopped) return;
-    clearTimeout(this.quietTimer);
+    if (this.quietTimer) {
+      this.quietTimer.refresh();
+      return;
+    }
     this.quietTimer = setTimeout(() => {
       const b = this.current;
       if (b && !b.closed) this.close(b, 'quiet');
