@@ -14,6 +14,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { MOTO_ENV, startMotoServer } from '../test/helpers/moto-server';
 import { renderRobustness } from '../test/helpers/robustness-report';
 import { probeDurableCeiling, probeFsync } from './bench/fsync-probe';
+import { probeS3Ceiling } from './bench/s3-probe';
 import { REPO_ROOT, startOurs, startStorescp, type Peer } from './bench/peers';
 import { cellKey, render, summarize, type Cell, type PeerDef } from './bench/report';
 import { buildCorpus, countStored, timeRun, workloads } from './bench/workloads';
@@ -26,7 +27,15 @@ Made from the profiles of this benchmark (\`node --cpu-prof\`: with the file sin
 - Spare files (container/src/storage/file-sink.ts): on this ext4, creating a file between fdatasyncs costs 0.3–1 ms of kernel time (perf: \`ext4_create\` → \`find_inode_bit\` → \`recently_deleted\`, plus \`rwsem_spin_on_owner\` when creates in one folder ran in parallel), while 16 created back to back cost ~0.03 ms each; with 4 associations an instance's first write waited ~2 ms for its file. The sink now writes each instance into an empty file created ahead of need in \`<root>/.tmp/\`, in batches of 16 made one after another on one thread-pool thread, and renames it into the batch folder. A/B, 9 rounds each: single 433 → 414 ms, parallel-4 727 → 658 ms per run. Tried and not kept: flushing every 128 KiB instead of 512 KiB (slower: 474 → 525 ms, parallel-4), one folder fsync per commit instead of the group commit, and 32 or 64 thread-pool threads (within the noise: ±10 % between runs of 7–9 rounds).
 - Folder fsync group commit (container/src/storage/dir-syncer.ts): a commit waits for a folder fsync that started after its rename; commits arriving while one runs share the next one, and the folder's descriptor stays open between rounds. N concurrent associations pay about one folder fsync per round instead of N.
 - Socket reads (container/src/scp/socket-reader.ts): Node's default path allocates a fresh 64 KiB buffer per read and pushes it through the stream machinery; \`strace\` showed each 256 KiB read of a 512 KiB instance taking ~0.2 ms, most of it page faults on new memory, plus \`brk\` calls and GC pressure. Connections now read with Node's \`onread\` option straight into 256 KiB slabs from a pool while a dataset arrives (a shared 64 KiB scratch buffer, copied out, otherwise). Dataset slices lent to a writer carry a lease, released once the bytes are written (file), copied (S3) or dropped; a slab returns to the pool only when its reader and every lease have let go (test/container/read-buffers.test.ts sends 90 random-content instances through a sink that holds chunks for a few ms, checks every byte and that every slab came back). Reads now take ~0.02 ms; A/B on one association × 500 instances, null sink: 384 → 293 ms (dcmtk --ignore 241 ms).
-- \`UV_THREADPOOL_SIZE\` defaults to 16 (container/src/threadpool.ts, imported first by main.ts): fdatasync blocks a libuv thread for milliseconds, and with the default 4 threads 16 committing associations queued behind each other.`;
+- \`UV_THREADPOOL_SIZE\` defaults to 16 (container/src/threadpool.ts, imported first by main.ts): fdatasync blocks a libuv thread for milliseconds, and with the default 4 threads 16 committing associations queued behind each other.
+- S3 checksums (container/src/storage/s3-sink.ts): CRC32 instead of CRC32C. The AWS SDK computes CRC32C with a byte-at-a-time JavaScript loop on the event loop (1.25 ms per 512 KiB on this machine) and CRC32 with zlib's native code (0.15 ms); S3 checks either. A/B against moto, 4 associations × 25 instances, 5 rounds: SCP main-thread CPU median 530 → 370 ms per 100 instances (wall time is moto's).
+- The dataset's first PDV is peeked for Study / Series UIDs in place instead of copied (a copy of the first 128 KiB of every instance was 6 % of the SCP's user CPU), and the batch quiet timer is re-armed instead of replaced twice per instance. A/B, null sink, 1 association × 500 instances, 9 rounds: 283 → 262 ms.
+
+Tried and not kept (A/B, 7–9 interleaved rounds, same moment):
+
+- A write-ahead journal for the file sink (acknowledge once the bytes are in a preallocated journal, write the per-instance files behind). A probe on this disk: fdatasync after overwriting 512 KiB inside an already-written file (no metadata to commit) reached 2,900–3,350 instances/s with 4–16 writers, against 600–750/s for the current write + fdatasync + rename + folder fsync at that moment. But moving the instances from the journal into \`incoming/\` (write, fsync, rename, folder fsync, in batches of 8–64) ran at 750–900/s: the journal would only absorb bursts up to its size and defer the same work, files would appear in \`incoming/\` later than the acknowledgement, and a crash would leave acknowledged instances invisible until the next start. Not adopted.
+- Flushing every 128 or 256 KiB while the instance arrives, with the same 1 MiB back-pressure limit (single association, 300 instances): 778 ms at 512 KiB, 832 at 128 KiB, 797 at 256 KiB. \`perf\` shows why: a third of the SCP's CPU in that run is the kernel copying written data into the page cache (\`copy_folio_from_iter_atomic\`, ~1 ms per 512 KiB on this VM), which competes for the same 2 cores as the receive; dcmtk pays that copy too.
+- Renaming on the event loop (\`renameSync\`, one thread-pool round trip fewer per instance): single 792 → 759 ms, parallel-4 888 → 903 ms; within the noise.`;
 
 interface Args {
   reps: number;
@@ -100,6 +109,11 @@ async function main(): Promise<void> {
   Object.assign(process.env, MOTO_ENV);
   const moto = await startMotoServer();
   await new S3Client({ endpoint: moto.endpoint, forcePathStyle: true, region: 'us-east-1' }).send(new CreateBucketCommand({ Bucket: 'bench' }));
+  const s3Ceilings = new Map<number, number>();
+  for (const n of ceilings.keys()) {
+    s3Ceilings.set(n, await probeS3Ceiling(moto.endpoint, 'bench', n));
+    log(`moto PutObject ceiling with ${n} writer(s): ${(s3Ceilings.get(n) as number).toFixed(0)} objects/s`);
+  }
   const peers: PeerDef[] = [
     { key: 'dcmtk', label: 'dcmtk storescp' },
     { key: 'ours-file', label: 'ours, file sink', against: 'dcmtk' },
@@ -158,7 +172,7 @@ async function main(): Promise<void> {
     rmSync(work, { recursive: true, force: true });
   }
   const robustness = await robustnessSection(args.skipRobustness, args.out);
-  const text = render({ startedAt: started, minutes: (Date.now() - t0) / 60000, environment: environment(), fsync, ceilings, workloads: all, peers, cells, robustness, changes: CHANGES });
+  const text = render({ startedAt: started, minutes: (Date.now() - t0) / 60000, environment: environment(), fsync, ceilings, s3Ceilings, workloads: all, peers, cells, robustness, changes: CHANGES });
   writeFileSync(args.out, text);
   log(`wrote ${path.relative(REPO_ROOT, args.out)}`);
   process.stdout.write(text.slice(text.indexOf('## Results')));
