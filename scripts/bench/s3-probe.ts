@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CHECKSUM_ALGORITHM, objectMetadata } from '../../container/src/storage/s3-sink';
 
 /**
  * The S3 endpoint's own ceiling: objects per second N concurrent writers
@@ -12,9 +13,9 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 export async function probeS3Ceiling(endpoint: string, bucket: string, writers: number, objects = 200): Promise<number> {
   const client = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1', maxAttempts: 10, retryMode: 'standard' });
   const body = randomBytes(512 * 1024);
-  const metadata = { 'study-instance-uid': '1.2.3', 'series-instance-uid': '1.2.3.4', 'sop-instance-uid': '1.2.3.4.5', 'sop-class-uid': '1.2.840.10008.5.1.4.1.1.2', 'transfer-syntax-uid': '1.2.840.10008.1.2.1', 'calling-ae-title': 'PROBE', 'batch-id': 'probe' };
+  const metadata = objectMetadata({ batchId: 'probe', key: 'probe', sopClassUid: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUid: '1.2.3.4.5', studyInstanceUid: '1.2.3', seriesInstanceUid: '1.2.3.4', transferSyntaxUid: '1.2.840.10008.1.2.1', callingAeTitle: 'PROBE' });
   const put = (i: number): Promise<unknown> =>
-    client.send(new PutObjectCommand({ Bucket: bucket, Key: `s3-probe/${writers}/${i}.dcm`, Body: body, ContentType: 'application/dicom', Metadata: metadata, ChecksumAlgorithm: 'CRC32' }));
+    client.send(new PutObjectCommand({ Bucket: bucket, Key: `s3-probe/${writers}/${i}.dcm`, Body: body, ContentType: 'application/dicom', Metadata: metadata, ChecksumAlgorithm: CHECKSUM_ALGORITHM }));
   // Warm-up: connections, credentials, the SDK's first-call set-up.
   await Promise.all(Array.from({ length: writers }, (_, w) => put(-1 - w)));
   let next = 0;
