@@ -2,6 +2,7 @@ import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-s
 import { checkImportStatus as checkCore } from './check-import-status';
 import { createClients, type WorkflowClients } from './clients';
 import { loadConfig } from './config';
+import { classifyAwsErrors } from './errors';
 import type { WorkflowDeps } from './deps';
 import { createLogger } from './logger';
 import { createEmfMetrics } from './metrics';
@@ -11,7 +12,7 @@ import { startImportJob as startCore } from './start-import-job';
 import { sweepOrphanBatches as sweepCore } from './sweep-orphan-batches';
 import { triggerStateMachine as triggerCore, type SqsEvent } from './trigger-state-machine';
 import { validateBatch as validateCore } from './validate-batch';
-import type { BatchRef, ExecutionState, ImportRequest, JobRef } from './workflow-types';
+import type { BatchRef, ExecutionState, ImportRequest, JobRef, RetryRequest } from './workflow-types';
 
 let cached: { deps: WorkflowDeps; clients: WorkflowClients } | undefined;
 
@@ -33,10 +34,13 @@ export function resetHandlerRuntime(): void {
   cached = undefined;
 }
 
-export const validateBatch = (event: ImportRequest): Promise<BatchRef> => validateCore(runtime('validate-batch').deps, event);
-export const startImportJob = (event: { batch: BatchRef }): Promise<JobRef> => startCore(runtime('start-import-job').deps, event.batch);
-export const checkImportStatus = (event: { batch: BatchRef; job: JobRef }) => checkCore(runtime('check-import-status').deps, event);
-export const recordResults = (event: { batch: BatchRef; job: JobRef }) => recordResultsCore(runtime('record-results').deps, event);
+// Transient AWS failures that outlast the SDK's retries become TransientAwsError (retried by the state machine).
+// startImportJob keeps the SDK's error names: the state machine retries ThrottlingException and
+// ServiceQuotaExceededException on their own schedules.
+export const validateBatch = (event: ImportRequest): Promise<BatchRef> => classifyAwsErrors(() => validateCore(runtime('validate-batch').deps, event));
+export const startImportJob = (event: { batch: BatchRef; result?: { retry?: RetryRequest } }): Promise<JobRef> => startCore(runtime('start-import-job').deps, event.batch, event.result?.retry);
+export const checkImportStatus = (event: { batch: BatchRef; job: JobRef }) => classifyAwsErrors(() => checkCore(runtime('check-import-status').deps, event));
+export const recordResults = (event: { batch: BatchRef; job: JobRef }) => classifyAwsErrors(() => recordResultsCore(runtime('record-results').deps, event));
 export const recordFailure = (event: ExecutionState) => recordFailureCore(runtime('record-failure').deps, event);
 export const sweepOrphanBatches = () => sweepCore(runtime('sweep-orphan-batches').deps);
 

@@ -1,5 +1,6 @@
 /** Metric names of docs/data-contracts.md (namespace DICOMStoreSCP, dimension StackName). */
-export type MetricName = 'InstancesImported' | 'InstancesFailed' | 'ImportJobsCompleted' | 'ImportJobsFailed' | 'BatchesQuarantined';
+export type MetricName = 'InstancesImported' | 'InstancesFailed' | 'ImportJobsCompleted' | 'ImportJobsFailed' | 'BatchesQuarantined'
+  | 'InstancesNonPrimary' | 'InstancesWithWarnings' | 'InstancesRetrying' | 'ImportOutputsInvalid' | 'ImportJobsOverdue';
 
 export interface Metrics {
   /** Emits counts at once; zero values are emitted too, so alarms see 0 instead of missing data. */

@@ -1,7 +1,9 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { WorkflowDeps } from './deps';
 import { isAwsError } from './errors';
+import { readBatchManifest } from './batch-manifest';
 import { releaseImportSlot } from './import-limiter';
+import { putInstanceRows } from './instance-rows';
 import { batchKey, failureIndexKeys, jobKey } from './table-keys';
 import type { ExecutionState } from './workflow-types';
 
@@ -15,8 +17,11 @@ export interface RecordFailureOutput {
 /**
  * The failure path: records why the batch failed (on the batch item, listed
  * on gsi2 under the day's failures) and on the job item when a job exists,
- * keeps the staged objects for a redrive, frees the import slot and emits
- * BatchesQuarantined (+ ImportJobsFailed when the job itself FAILED). The
+ * keeps the staged objects for a redrive, marks every instance row of the
+ * manifest BATCH_FAILED with the reason (rows already recorded by a job of
+ * this batch keep their result), frees the import slot and emits
+ * BatchesQuarantined (+ ImportJobsFailed when the job itself FAILED,
+ * ImportOutputsInvalid when its output did not reconcile). The
  * execution then ends in the Fail state, which raises the failed-executions alarm.
  */
 export async function recordFailure(deps: WorkflowDeps, state: ExecutionState): Promise<RecordFailureOutput> {
@@ -50,10 +55,31 @@ export async function recordFailure(deps: WorkflowDeps, state: ExecutionState): 
     if (!isAwsError(err, 'ConditionalCheckFailedException')) throw err;
     firstRecording = false;
   }
+  await markRows(deps, state, batchId, code, message);
   await releaseImportSlot(deps, batchId);
-  if (firstRecording) deps.metrics.count({ BatchesQuarantined: 1, ...(jobFailed ? { ImportJobsFailed: 1 } : {}) });
+  if (firstRecording) {
+    deps.metrics.count({ BatchesQuarantined: 1, ...(jobFailed ? { ImportJobsFailed: 1 } : {}), ...(code === 'ImportOutputInvalidError' ? { ImportOutputsInvalid: 1 } : {}) });
+  }
   deps.log.error('batch-failed', { batchId, jobId: state.job?.jobId, code, message, firstRecording });
   return { batchId, code, message, firstRecording };
+}
+
+/** BATCH_FAILED rows for the manifest's instances; a manifest that cannot be read (the cause of some failures) leaves rows as they are. */
+async function markRows(deps: WorkflowDeps, state: ExecutionState, batchId: string, code: string, message: string): Promise<void> {
+  const bucket = state.batch?.bucket ?? state.bucket;
+  const key = state.batch?.manifestKey ?? state.manifestKey;
+  if (!bucket || !key) return;
+  let objects;
+  let sealedAt: string;
+  try {
+    const m = await readBatchManifest(deps.s3, bucket, key, batchId);
+    objects = m.objects;
+    sealedAt = m.sealedAt;
+  } catch (err) {
+    deps.log.warn('batch-failed-rows-skipped', { batchId, reason: (err as Error).name });
+    return;
+  }
+  await putInstanceRows(deps, objects, () => ({ status: 'BATCH_FAILED', batchId, sealedAt, failure: { code, message }, ...(state.job ? { jobId: state.job.jobId } : {}) }));
 }
 
 const prefixed = (k: { gsi2pk: string; gsi2sk: string }) => ({ ':g2pk': k.gsi2pk, ':g2sk': k.gsi2sk });

@@ -61,6 +61,13 @@ export interface ImportWorkflowProps {
   readonly logsEncryptionKey?: kms.IKey;
 }
 
+/** One alarm over a workflow metric (threshold: more than 0 in one 5-minute period). */
+export interface ImportResultAlarm {
+  readonly id: string;
+  readonly metric: cloudwatch.IMetric;
+  readonly description: string;
+}
+
 /** Metric namespace of the workflow's EMF metrics (docs/data-contracts.md). */
 export const IMPORT_METRICS_NAMESPACE = 'DICOMStoreSCP';
 
@@ -88,6 +95,12 @@ export class ImportWorkflow extends Construct {
   public readonly instancesFailedMetric: cloudwatch.IMetric;
   /** Import jobs that ended FAILED (custom metric). */
   public readonly importJobsFailedMetric: cloudwatch.IMetric;
+  /**
+   * Alarms of the import results (docs/operations.md, alarms table): each
+   * fires on the first occurrence in 5 minutes. The monitoring construct
+   * creates them with the stack's alarm action.
+   */
+  public readonly resultAlarms: readonly ImportResultAlarm[];
   /** Queue between the seal events and the trigger Lambda (for age-of-oldest-message alarms). */
   public readonly eventQueue: sqs.IQueue;
   /** Functions by export name. */
@@ -221,6 +234,28 @@ export class ImportWorkflow extends Construct {
     });
     this.instancesFailedMetric = metric('InstancesFailed');
     this.importJobsFailedMetric = metric('ImportJobsFailed');
+
+    // HealthImaging's own image-set events (EventBridge reference "AWS HealthImaging events", source
+    // aws.medical-imaging): a second, independent signal of non-primary data. The rule needs no target:
+    // its AWS/Events MatchedEvents metric feeds the NonPrimaryImageSetEvents alarm.
+    const nonPrimaryRule = new events.Rule(this, 'NonPrimaryImageSetRule', {
+      description: 'HealthImaging created or updated a non-primary image set in this data store (conflicting metadata)',
+      eventPattern: {
+        source: ['aws.medical-imaging'],
+        detailType: ['Image Set Created', 'Image Set Updated'],
+        detail: { datastoreId: [props.datastoreId], isPrimary: [false] },
+      },
+    });
+    const matched = new cloudwatch.Metric({
+      namespace: 'AWS/Events', metricName: 'MatchedEvents', dimensionsMap: { RuleName: nonPrimaryRule.ruleName },
+      statistic: 'Sum', period: Duration.minutes(5),
+    });
+    this.resultAlarms = [
+      { id: 'ImportOutputsInvalid', metric: metric('ImportOutputsInvalid'), description: 'An import job output did not reconcile with its summary or the batch: nothing was moved, the batch is FAILED for an operator (docs/operations.md).' },
+      { id: 'InstancesNonPrimary', metric: metric('InstancesNonPrimary'), description: 'HealthImaging stored instances in a non-primary image set (conflicting metadata); copies are kept under conflicts/ for reconciliation (docs/operations.md).' },
+      { id: 'NonPrimaryImageSetEvents', metric: matched, description: 'HealthImaging reported a non-primary image set through EventBridge: reconcile it (docs/operations.md).' },
+      { id: 'ImportJobsOverdue', metric: metric('ImportJobsOverdue'), description: 'An import job is still running past the job wait bound; it keeps its slot and is polled every 15 minutes (docs/operations.md).' },
+    ];
   }
 
   private newQueue(id: string, retentionPeriod: Duration, extra: Partial<sqs.QueueProps> = {}): sqs.Queue {
@@ -231,9 +266,12 @@ export class ImportWorkflow extends Construct {
 
   private buildStateMachine(fns: Record<HandlerName, lambda.Function>, retention: logs.RetentionDays): sfn.StateMachine {
     // payloadResponseOnly: Resource is the function ARN itself, the whole state is the event, the result is the handler's return value.
+    // Lambda's own throttling (TooManyRequests) is retried on every task, on top of CDK's service-exception retry.
     const invoke = (id: string, fn: lambda.IFunction, resultPath: string) =>
-      new tasks.LambdaInvoke(this, id, { lambdaFunction: fn, payloadResponseOnly: true, retryOnServiceExceptions: true, resultPath });
-    const transient = ['ThrottlingException', 'InternalServerException'];
+      new tasks.LambdaInvoke(this, id, { lambdaFunction: fn, payloadResponseOnly: true, retryOnServiceExceptions: true, resultPath })
+        .addRetry({ errors: ['Lambda.TooManyRequestsException'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 8, maxDelay: Duration.minutes(2), jitterStrategy: sfn.JitterType.FULL });
+    const transient = ['ThrottlingException', 'InternalServerException', 'TransientAwsError'];
+    const transientRetry = { errors: transient, interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 8, maxDelay: Duration.minutes(5), jitterStrategy: sfn.JitterType.FULL };
     const toFailure = { resultPath: '$.error' };
 
     const recordFailure = invoke('RecordFailure', fns.recordFailure, '$.failure')
@@ -242,21 +280,27 @@ export class ImportWorkflow extends Construct {
 
     const validate = invoke('ValidateBatch', fns.validateBatch, '$.batch')
       .addRetry({ errors: ['BatchNotReadyError'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 3 })
+      .addRetry(transientRetry)
       .addCatch(recordFailure, toFailure);
     const start = invoke('StartImportJob', fns.startImportJob, '$.job')
-      .addRetry({ errors: ['ThrottlingException', 'ServiceQuotaExceededException', 'InternalServerException'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 8, maxDelay: Duration.seconds(60), jitterStrategy: sfn.JitterType.FULL })
+      .addRetry({ errors: ['ThrottlingException', 'InternalServerException', 'TransientAwsError'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 8, maxDelay: Duration.seconds(60), jitterStrategy: sfn.JitterType.FULL })
       .addRetry({ errors: ['StartRateLimitedError'], interval: Duration.seconds(1), backoffRate: 1.5, maxAttempts: 40, maxDelay: Duration.seconds(10), jitterStrategy: sfn.JitterType.FULL })
-      .addRetry({ errors: ['ImportSlotUnavailableError'], interval: Duration.seconds(30), backoffRate: 1.5, maxAttempts: 500, maxDelay: Duration.minutes(5), jitterStrategy: sfn.JitterType.FULL })
+      // The data store's concurrent-job quota (ServiceQuotaExceededException) is the same wait as a busy slot of ours.
+      .addRetry({ errors: ['ImportSlotUnavailableError', 'ServiceQuotaExceededException'], interval: Duration.seconds(30), backoffRate: 1.5, maxAttempts: 500, maxDelay: Duration.minutes(5), jitterStrategy: sfn.JitterType.FULL })
       .addCatch(recordFailure, toFailure);
     const wait = new sfn.Wait(this, 'WaitForImportJob', { time: sfn.WaitTime.secondsPath('$.job.waitSeconds') });
     const check = invoke('CheckImportStatus', fns.checkImportStatus, '$.job')
-      .addRetry({ errors: transient, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL })
+      .addRetry(transientRetry)
       .addCatch(recordFailure, toFailure);
     const record = invoke('RecordResults', fns.recordResults, '$.result')
       .addRetry({ errors: ['ImportOutputNotReadyError'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 5 })
-      .addRetry({ errors: ['ProvisionedThroughputExceededException', 'ThrottlingException', 'SlowDown', 'InternalError'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL })
-      .addCatch(recordFailure, toFailure)
-      .next(new sfn.Succeed(this, 'Imported'));
+      .addRetry({ errors: ['ProvisionedThroughputExceededException', 'ThrottlingException', 'SlowDown', 'InternalError', 'TransientAwsError'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL })
+      .addCatch(recordFailure, toFailure);
+    // Server-error files stay in incoming/ and are re-imported by a follow-up job with its own clientToken (bounded in record-results).
+    const retryServerErrors = new sfn.Choice(this, 'ServerErrorsToRetry?')
+      .when(sfn.Condition.isPresent('$.result.retry'), start)
+      .otherwise(new sfn.Succeed(this, 'Imported'));
+    record.next(retryServerErrors);
 
     const definition = validate.next(
       new sfn.Choice(this, 'AlreadyImported?')
@@ -328,16 +372,17 @@ function grantStaging(props: ImportWorkflowProps, roles: Record<HandlerName, iam
   const list = (role: iam.Role) => allow(role, ['s3:ListBucket'], [b.bucketArn]);
   allow(roles.validateBatch, ['s3:GetObject'], [obj('batches/')]);
   list(roles.validateBatch);
+  allow(roles.recordFailure, ['s3:GetObject'], [obj('batches/')]);
   allow(roles.recordResults, ['s3:GetObject'], [obj('batches/'), obj('incoming/')]);
   allow(roles.recordResults, ['s3:DeleteObject'], [obj('incoming/')]);
-  allow(roles.recordResults, ['s3:PutObject'], [obj('failed/')]);
+  allow(roles.recordResults, ['s3:PutObject'], [obj('failed/'), obj('conflicts/')]);
   list(roles.recordResults);
   allow(roles.sweepOrphanBatches, ['s3:GetObject'], [obj('incoming/'), obj('batches/')]);
   allow(roles.sweepOrphanBatches, ['s3:PutObject'], [obj('batches/')]);
   list(roles.sweepOrphanBatches);
   const reason = 'Object actions scoped to one prefix of the staging bucket; object keys (batch ids, SOP Instance UIDs) are not known in advance.';
-  for (const role of [roles.validateBatch, roles.recordResults, roles.sweepOrphanBatches]) {
-    for (const prefix of ['batches/', 'incoming/', 'failed/']) {
+  for (const role of [roles.validateBatch, roles.recordResults, roles.recordFailure, roles.sweepOrphanBatches]) {
+    for (const prefix of ['batches/', 'incoming/', 'failed/', 'conflicts/']) {
       Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(b)}.Arn>/${prefix}*]`, reason });
     }
   }
