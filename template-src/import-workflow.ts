@@ -1,4 +1,4 @@
-import { CfnElement, type CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CfnElement, type CfnResource, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -36,7 +36,7 @@ export interface ImportWorkflowProps {
   readonly lambdaCode: lambda.Code;
   /** CloudWatch Logs retention in days for the workflow's log groups. */
   readonly logRetentionDays: number;
-  /** Most import jobs this stack runs at once (the data store quota is 100). @default 20 */
+  /** Most import jobs this stack runs at once (the data store quota is 100, 20 in ap-southeast-2); a token (parameter) is passed through. @default 20 */
   readonly maxConcurrentJobs?: number;
   /** Least time between two StartDICOMImportJob calls of this stack (quota ≈1 TPS). @default Duration.millis(1100) */
   readonly startInterval?: Duration;
@@ -123,7 +123,7 @@ export class ImportWorkflow extends Construct {
       RESULTS_PREFIX: resultsPrefix,
       DATASTORE_ID: props.datastoreId,
       DATA_ACCESS_ROLE_ARN: props.dataAccessRole.roleArn,
-      MAX_CONCURRENT_JOBS: String(props.maxConcurrentJobs ?? 20),
+      MAX_CONCURRENT_JOBS: Token.isUnresolved(props.maxConcurrentJobs) ? Token.asString(props.maxConcurrentJobs) : String(props.maxConcurrentJobs ?? 20),
       START_INTERVAL_MS: String((props.startInterval ?? Duration.millis(1100)).toMilliseconds()),
       JOB_WAIT_TIMEOUT_SECONDS: String(jobWaitTimeout.toSeconds()),
       ORPHAN_AGE_SECONDS: String((props.orphanAge ?? Duration.minutes(15)).toSeconds()),
@@ -335,7 +335,7 @@ export class ImportWorkflow extends Construct {
 
 function validateProps(props: ImportWorkflowProps): void {
   const problems: string[] = [];
-  if (props.maxConcurrentJobs !== undefined && !(Number.isInteger(props.maxConcurrentJobs) && props.maxConcurrentJobs >= 1 && props.maxConcurrentJobs <= 100)) problems.push('maxConcurrentJobs must be an integer in 1..100 (HealthImaging quota 100 per data store)');
+  if (props.maxConcurrentJobs !== undefined && !Token.isUnresolved(props.maxConcurrentJobs) && !(Number.isInteger(props.maxConcurrentJobs) && props.maxConcurrentJobs >= 1 && props.maxConcurrentJobs <= 100)) problems.push('maxConcurrentJobs must be an integer in 1..100 (HealthImaging quota 100 per data store)');
   if (props.startInterval && props.startInterval.toMilliseconds() < 500) problems.push('startInterval must be at least 500 ms (StartDICOMImportJob ≈1 TPS, burst 2)');
   if (props.resultsPrefix !== undefined && props.resultsPrefix !== '' && !props.resultsPrefix.endsWith('/')) problems.push('resultsPrefix must end with "/"');
   if (!Number.isInteger(props.logRetentionDays) || props.logRetentionDays < 1) problems.push('logRetentionDays must be a positive integer');

@@ -15,6 +15,7 @@ import { addOperationsParameters } from './operations-parameters';
 import { addOutputs } from './outputs';
 import { ParameterCatalogue } from './parameter-catalogue';
 import { addTemplateRules } from './rules';
+import { addImportJobParameters } from './import-parameters';
 import { CONTAINER_DICOM_PORT, HEALTH_PORT, SCP_CONTAINER_NAME, ScpTaskDefinition } from './scp-task-definition';
 import { ScpService } from './scp-service';
 import { SecurityGroups } from './security-groups';
@@ -39,6 +40,7 @@ export class DicomStoreScpStack extends Stack {
     const catalogue = new ParameterCatalogue(this);
     const net = addNetworkParameters(catalogue);
     const ops = addOperationsParameters(catalogue);
+    const importJobs = addImportJobParameters(this, catalogue);
     catalogue.renderInterface();
     addTemplateRules(this, net, ops);
     Aspects.of(this).add(new LogRetentionPolicy(ops.logRetentionDays.valueAsNumber));
@@ -140,6 +142,7 @@ export class DicomStoreScpStack extends Stack {
       datastoreArn: imaging.datastoreArn,
       dataAccessRole: imaging.dataAccessRole,
       lambdaCode: lambda.Code.fromBucket(artifacts, props.build.lambdaKey),
+      maxConcurrentJobs: importJobs.maxConcurrentJobs,
       // ImportWorkflow validates this as a literal; LogRetentionPolicy below
       // replaces it with the LogRetentionDays parameter in the template.
       logRetentionDays: Number(ops.logRetentionDays.default),
