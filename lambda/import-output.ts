@@ -229,3 +229,31 @@ export function stagingKeyOf(inputFile: string, prefix: string): string {
   const key = parsed ? parsed.key : inputFile.replace(/^\/+/, '');
   return key.startsWith(prefix) ? key : `${prefix}${key}`;
 }
+
+/** What a FAILED job left behind: its summary and per-file failures, when it wrote any. */
+export interface FailedJobOutput {
+  readonly summary?: JobSummary;
+  readonly failures: ReadonlyMap<string, { readonly exceptionType: string; readonly message: string }>;
+}
+
+/**
+ * Reads whatever output a FAILED job wrote ("a FAILED job may still write
+ * output", REFERENCE §2) for the record only: nothing is moved on it, so it
+ * is read leniently; a missing or unreadable output is an empty result.
+ */
+export async function readFailedJobOutput(s3: S3Client, input: Omit<ReconcileInput, 'expectedKeys' | 'expectedFiles'>): Promise<FailedJobOutput> {
+  const failures = new Map<string, { exceptionType: string; message: string }>();
+  try {
+    const folder = outputFolderOf(input.outputS3Uri, input.datastoreId, input.jobId);
+    const summary = await readSummary(s3, folder);
+    const at = summary.failureOutputS3Uri ? parseS3Uri(summary.failureOutputS3Uri) : undefined;
+    const lines = await readFolder(s3, at ? { bucket: at.bucket, prefix: at.key.endsWith('.ndjson') ? at.key : withSlash(at.key) } : { bucket: folder.bucket, prefix: `${folder.prefix}FAILURE/` });
+    for (const { line } of lines) {
+      if (typeof line['inputFile'] !== 'string') continue;
+      failures.set(stagingKeyOf(line['inputFile'], input.prefix), { exceptionType: String(line['exception']?.exceptionType ?? 'Unknown'), message: String(line['exception']?.message ?? '') });
+    }
+    return { summary, failures };
+  } catch {
+    return { failures };
+  }
+}

@@ -180,6 +180,7 @@ export class ImportWorkflow extends Construct {
     grantTable(props.table, Object.values(roles));
     grantStaging(props, roles);
     grantResults(props, roles.recordResults, resultsPrefix);
+    grantResults(props, roles.recordFailure, resultsPrefix);
     grantHealthImaging(props, roles);
 
     this.stateMachine = this.buildStateMachine(fns, retention);

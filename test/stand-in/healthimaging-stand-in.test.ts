@@ -136,12 +136,14 @@ describe('test/stand-in: HealthImaging import-job API', function () {
       expect(keys.sort()).to.deep.equal(['SUCCESS/success.ndjson', 'SUCCESS/success_2.ndjson']);
     });
 
-    it('still writes job-output-manifest.json for a FAILED job', async () => {
+    it('still writes job-output-manifest.json and failure lines for a FAILED job', async () => {
       await use({});
+      await stage('fj/', '9.1.6.1');
       other.failNextJobs(1, 'denied');
-      const { jobId, folder } = await run('f-1', 'nothing/');
+      const { jobId, folder } = await run('f-1', 'fj/');
       expect(other.jobs.get(jobId)).to.include({ jobStatus: 'FAILED', message: 'denied' });
-      expect(await summary(folder)).to.include({ numberOfScannedFiles: 0 });
+      expect(await summary(folder)).to.include({ numberOfScannedFiles: 1, numberOfFilesWithCustomerError: 1 });
+      expect((await lines(`${folder}FAILURE/failure.ndjson`))[0]).to.deep.include({ inputFile: 's3://in-bucket/fj/9.1.6.1.dcm' });
     });
 
     it('leaves out output files or skews the summary when told to (shapes the reader must refuse)', async () => {

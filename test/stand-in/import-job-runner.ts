@@ -100,7 +100,9 @@ export async function runImportJob(s3: S3Client, job: StandInJob, imageSets: Ima
   // "Understanding import jobs": a FAILED job may still write its output folder (manifest + failure lines).
   if (job.failWith || keys.length > opts.maxFiles) {
     job.message = job.failWith ?? `input prefix holds ${keys.length} files, more than the ${opts.maxFiles} allowed per job`;
-    await put('job-output-manifest.json', JSON.stringify({ jobSummary: { jobId: job.jobId, datastoreId: job.datastoreId, inputS3Uri: job.inputS3Uri, outputS3Uri: base, numberOfScannedFiles: 0, numberOfImportedFiles: 0, numberOfFilesWithCustomerError: 0, numberOfFilesWithServerError: 0, numberOfGeneratedImageSets: 0, imageSetsSummary: [] } }), 'application/json');
+    const lines = job.failWith ? keys.map((k) => ({ inputFile: `s3://${input.bucket}/${k}`, exception: { exceptionType: 'AccessDeniedException', message: job.message } })) : [];
+    if (lines.length) await put('FAILURE/failure.ndjson', lines.map((l) => JSON.stringify(l)).join('\n') + '\n', 'application/x-ndjson');
+    await put('job-output-manifest.json', JSON.stringify({ jobSummary: { jobId: job.jobId, datastoreId: job.datastoreId, inputS3Uri: job.inputS3Uri, outputS3Uri: base, failureOutputS3Uri: `${base}FAILURE/`, numberOfScannedFiles: lines.length, numberOfImportedFiles: 0, numberOfFilesWithCustomerError: lines.length, numberOfFilesWithServerError: 0, numberOfGeneratedImageSets: 0, imageSetsSummary: [] } }), 'application/json');
     job.jobStatus = 'FAILED';
     job.endedAt = new Date();
     return;
