@@ -121,6 +121,24 @@ describe('e2e: import results reconciled and acted on', function () {
     expect(p.metricSum('ImportJobsCompleted')).to.equal(2);
   });
 
+  it('a file that keeps failing on the service side is re-imported three times, then FAILED and quarantined', async () => {
+    // Prepare
+    p = await startPipeline();
+    const id = '20261123T123500Z-0a0b0c0d-000107';
+    await sealBatch(p, id, [await stage(id, '2.7', '2.7.1', '2.7.1.1'), await stage(id, '2.7', '2.7.1', '2.7.1.2')]);
+    p.standIn.serverErrorOnce(['2.7.1.2'], 10);
+    // Act
+    await p.deliverNewSeals();
+    await p.settle();
+    // Assess
+    expect([...p.standIn.jobs.values()].map((j) => j.clientToken)).to.deep.equal([id, `${id}.a1`, `${id}.a2`, `${id}.a3`]);
+    expect((await p.bySop('2.7.1.2'))[0]).to.deep.include({ status: 'FAILED', attempt: 3, movedTo: `failed/${id}/` });
+    expect((await p.bySop('2.7.1.2'))[0]!['failure']).to.include({ exceptionType: 'InternalServerException', server: true });
+    expect(await p.batch(id)).to.include({ status: 'IMPORTED_WITH_FAILURES', importedCount: 1, failedCount: 1 });
+    expect(await p.listKeys(p.stagingBucket, `failed/${id}/`)).to.deep.equal([`failed/${id}/2.7.1.2.dcm`, `failed/${id}/2.7.1.2.reason.json`]);
+    expect(await p.listKeys(p.stagingBucket, `incoming/${id}/`)).to.deep.equal([]);
+  });
+
   it('finds an instance by SOP Instance UID while its batch imports (STAGED) and after (IMPORTED)', async () => {
     // Prepare: the job stays IN_PROGRESS for a while.
     p = await startPipeline();

@@ -46,8 +46,8 @@ export interface HealthImagingStandIn {
   failNextJobs(n: number, message?: string): void;
   /** The next `n` jobs started get these output faults / late completion. */
   faultNextJobs(faults: JobFaults, n?: number): void;
-  /** Each of these SOP Instance UIDs fails once on the service side (numberOfFilesWithServerError), then imports. */
-  serverErrorOnce(sopInstanceUids: readonly string[]): void;
+  /** Each of these SOP Instance UIDs fails `times` times (default once) on the service side (numberOfFilesWithServerError), then imports. */
+  serverErrorOnce(sopInstanceUids: readonly string[], times?: number): void;
   /** Most jobs SUBMITTED or IN_PROGRESS at one time so far. */
   readonly peakActiveJobs: number;
   /** Resolves once no job is SUBMITTED or IN_PROGRESS. */
@@ -68,7 +68,7 @@ export async function startHealthImagingStandIn(opts: StandInOptions): Promise<H
   let throttle = 0;
   let fail: { n: number; message: string } = { n: 0, message: '' };
   let faultPlan: { n: number; faults: JobFaults } = { n: 0, faults: {} };
-  const serverErrors = new Set<string>();
+  const serverErrors = new Map<string, number>();
   let peakActiveJobs = 0;
   const delay = opts.stepDelayMs ?? 50;
   const quota = opts.maxConcurrentJobs ?? CONCURRENT_JOB_QUOTA[opts.region ?? 'us-east-1'] ?? 100;
@@ -185,7 +185,7 @@ export async function startHealthImagingStandIn(opts: StandInOptions): Promise<H
     throttleStarts(n) { throttle = n; },
     failNextJobs(n, message = 'The import job failed: the data access role could not read the input prefix') { fail = { n, message }; },
     faultNextJobs(faults, n = 1) { faultPlan = { n, faults }; },
-    serverErrorOnce(sops) { for (const s of sops) serverErrors.add(s); },
+    serverErrorOnce(sops, times = 1) { for (const s of sops) serverErrors.set(s, times); },
     get peakActiveJobs() { return peakActiveJobs; },
     async idle() { while (running.size) await Promise.all([...running]); },
     async stop() {

@@ -46,8 +46,8 @@ export interface RunnerOptions {
   readonly warningStyle: WarningStyle;
   /** Lines per ndjson object; more lines go to success_2.ndjson, ... Default unlimited. */
   readonly linesPerFile?: number;
-  /** SOP Instance UIDs whose next import fails on the service side (consumed once each). */
-  readonly serverErrorOnce: Set<string>;
+  /** SOP Instance UIDs whose next imports fail on the service side: how many more times each. */
+  readonly serverErrorOnce: Map<string, number>;
 }
 
 /** A primary image set of the data store, per series (page "Understanding image sets"). */
@@ -121,7 +121,9 @@ export async function runImportJob(s3: S3Client, job: StandInJob, imageSets: Ima
       continue;
     }
     // numberOfFilesWithServerError: a failure on the service's side, not the file's (a redrive may succeed).
-    if (opts.serverErrorOnce.delete(attrs.sopInstanceUid)) {
+    const left = opts.serverErrorOnce.get(attrs.sopInstanceUid) ?? 0;
+    if (left > 0) {
+      opts.serverErrorOnce.set(attrs.sopInstanceUid, left - 1);
       failure.push({ inputFile, exception: { exceptionType: 'InternalServerException', message: 'internal error while importing this file' } });
       server += 1;
       continue;
