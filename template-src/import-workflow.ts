@@ -153,7 +153,8 @@ export class ImportWorkflow extends Construct {
         logGroup,
         tracing: lambda.Tracing.ACTIVE,
         memorySize: name === 'recordResults' ? 1024 : 256,
-        timeout: name === 'recordResults' || name === 'sweepOrphanBatches' ? Duration.minutes(15) : Duration.seconds(30),
+        // validateBatch and recordFailure write one row per instance (up to 5,000 conditional puts).
+        timeout: name === 'recordResults' || name === 'sweepOrphanBatches' ? Duration.minutes(15) : name === 'validateBatch' || name === 'recordFailure' ? Duration.minutes(5) : Duration.seconds(30),
         environment: { ...commonEnv },
         description: `DICOM import workflow: ${name}`,
       });
