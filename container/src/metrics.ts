@@ -65,6 +65,7 @@ export class ScpMetrics {
   readonly bytesStored = new Counter('dicom_bytes_stored_total', 'Bytes of stored Part-10 objects.');
   readonly batchesSealed = new Counter('dicom_batches_sealed_total', 'Batches sealed, by reason.');
   readonly echoes = new Counter('dicom_echo_total', 'C-ECHO requests answered.');
+  readonly instancesMissingUids = new Counter('dicom_instances_missing_uids_total', 'Stored instances whose dataset has no Study or Series Instance UID (recorded as UNKNOWN).');
   readonly storeLatency = new Histogram('dicom_store_duration_seconds', 'Time from C-STORE request to response.', [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]);
   private readonly gauges: Gauge[] = [];
 
@@ -73,7 +74,7 @@ export class ScpMetrics {
   }
 
   render(): string {
-    const all = [this.associationsTotal, this.associationsRejected, this.associationsAborted, this.instancesStored, this.instancesFailed, this.bytesStored, this.batchesSealed, this.echoes, this.storeLatency, ...this.gauges];
+    const all = [this.associationsTotal, this.associationsRejected, this.associationsAborted, this.instancesStored, this.instancesFailed, this.bytesStored, this.batchesSealed, this.echoes, this.instancesMissingUids, this.storeLatency, ...this.gauges];
     return `${all.map((m) => m.render()).join('\n')}\n`;
   }
 }
