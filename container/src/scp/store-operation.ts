@@ -103,7 +103,7 @@ export class StoreOperation {
 
   /** The last fragment arrived: make the instance durable, or report why not. */
   async finish(): Promise<StoreResult> {
-    this.peeker.end();
+    await this.peeker.settle();
     if (this.phase === Phase.Peek) this.startStreaming(this.peeker.ids);
     if (this.phase !== Phase.Stream || !this.writer || !this.slot || !this.info) {
       this.phase = Phase.Done;
@@ -138,6 +138,7 @@ export class StoreOperation {
     this.phase = Phase.Done;
     this.writer = undefined;
     this.slot = undefined;
+    this.peeker.close();
     this.dropHeld();
     if (w) await w.abort();
     s?.released();
@@ -214,6 +215,7 @@ export class StoreOperation {
   private fail(status: number, comment: string): void {
     this.failure ??= { status, comment: comment.slice(0, 64) };
     this.phase = Phase.Discard;
+    this.peeker.close();
     this.dropHeld();
   }
 
