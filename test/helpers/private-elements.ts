@@ -54,8 +54,8 @@ export function unSequenceBody(): Buffer {
   return Buffer.concat([
     marker(0xe000, 0xffffffff),
     implicit(0x0009, 0x1011, text('ABCDEFGHIJKLMNOPQRSTUVWXYZ PRIVATE')),
-    implicit(0x0020, 0x000d, text('9.9.9.9')),
     nested,
+    implicit(0x0020, 0x000d, Buffer.from('9.9.9.99', 'latin1')),
     marker(0xe00d),
     marker(0xe0dd),
   ]);

@@ -105,6 +105,22 @@ export function cStoreRq(messageId: number, sopClassUid: string, sopInstanceUid:
   return Buffer.concat([cmdElement(0x0000, gl), body]);
 }
 
+/**
+ * Any request command set: `uidElement` 0x0002 (Affected SOP Class UID, C-*)
+ * or 0x0003 (Requested SOP Class UID, N-GET / N-SET / N-ACTION / N-DELETE).
+ */
+export function requestRq(commandField: number, messageId: number, sopClassUid: string, hasDataset: boolean, uidElement = 0x0002): Buffer {
+  const body = Buffer.concat([
+    cmdElement(uidElement, evenUid(sopClassUid)),
+    cmdElement(0x0100, u16(commandField)),
+    cmdElement(0x0110, u16(messageId)),
+    cmdElement(0x0800, u16(hasDataset ? 0x0000 : 0x0101)),
+  ]);
+  const gl = Buffer.alloc(4);
+  gl.writeUInt32LE(body.length);
+  return Buffer.concat([cmdElement(0x0000, gl), body]);
+}
+
 /** A C-ECHO-RQ command set. */
 export function cEchoRq(messageId: number): Buffer {
   const body = Buffer.concat([cmdElement(0x0002, evenUid('1.2.840.10008.1.1')), cmdElement(0x0100, u16(0x0030)), cmdElement(0x0110, u16(messageId)), cmdElement(0x0800, u16(0x0101))]);
