@@ -25,6 +25,10 @@ const MAX_DEPTH = 64;
 /** Deflated bytes waiting for the inflater beyond this: the peek gives up rather than hold more. */
 export const MAX_INFLATE_BACKLOG = 4 << 20;
 
+const u16 = (b: Buffer, o: number, big: boolean): number => (big ? b.readUInt16BE(o) : b.readUInt16LE(o));
+const u32 = (b: Buffer, o: number, big: boolean): number => (big ? b.readUInt32BE(o) : b.readUInt32LE(o));
+const VR = /^[A-Z]{2}$/;
+
 /** How the elements at one nesting level are encoded. */
 interface Level {
   readonly implicit: boolean;
@@ -134,13 +138,11 @@ export class DatasetPeeker {
     while (off < buf.length && !this.finished) {
       const level = this.stack.length > 0 ? this.stack[this.stack.length - 1] : this.top;
       const big = level.big;
-      const u16 = (o: number): number => (big ? buf.readUInt16BE(o) : buf.readUInt16LE(o));
-      const u32 = (o: number): number => (big ? buf.readUInt32BE(o) : buf.readUInt32LE(o));
       if (buf.length - off < 8) return this.keep(buf, off);
-      const tag = ((u16(off) << 16) | u16(off + 2)) >>> 0;
+      const tag = ((u16(buf, off, big) << 16) | u16(buf, off + 2, big)) >>> 0;
       if (tag >>> 16 === 0xfffe) {
         // Item and delimiters: tag + 4-byte length, never a VR, in the encoding of the enclosing sequence.
-        const len = u32(off + 4);
+        const len = u32(buf, off + 4, big);
         off += 8;
         if (tag === ITEM) {
           if (this.stack.length === 0) return this.stop();
@@ -161,17 +163,17 @@ export class DatasetPeeker {
       let header: number;
       let vr = '';
       if (level.implicit) {
-        len = u32(off + 4);
+        len = u32(buf, off + 4, big);
         header = 8;
       } else {
         vr = buf.toString('latin1', off + 4, off + 6);
-        if (!/^[A-Z]{2}$/.test(vr)) return this.stop();
+        if (!VR.test(vr)) return this.stop();
         if (LONG_VRS.has(vr)) {
           if (buf.length - off < 12) return this.keep(buf, off);
-          len = u32(off + 8);
+          len = u32(buf, off + 8, big);
           header = 12;
         } else {
-          len = u16(off + 6);
+          len = u16(buf, off + 6, big);
           header = 8;
         }
       }
