@@ -15,7 +15,7 @@ async function main(argv: readonly string[]): Promise<void> {
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', event: 'config_invalid', problems: err.problems })}\n`);
+      createLogger('error', process.stderr).error('config_invalid', { problems: err.problems });
       process.stderr.write(`${err.message}\n`);
       process.exit(2);
     }
@@ -50,6 +50,6 @@ async function main(argv: readonly string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', event: 'start_failed', error: { name: (err as Error).name, message: (err as Error).message } })}\n`);
+  createLogger('error', process.stderr).error('start_failed', { error: err });
   process.exit(1);
 });
