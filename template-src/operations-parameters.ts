@@ -32,6 +32,9 @@ export interface OperationsParameters {
   readonly containerImageOverride: CfnParameter;
 }
 
+/** Every accepted value of TaskDesiredCount and AutoscaleMaxCapacity: 1 to 100. */
+export const TASK_COUNTS: readonly number[] = Object.freeze(Array.from({ length: 100 }, (_, i) => i + 1));
+
 /** Declares sizing, retention, monitoring and advanced parameters. */
 export function addOperationsParameters(catalogue: ParameterCatalogue): OperationsParameters {
   const count = (id: string, label: string, def: number, description: string): CfnParameter =>
@@ -39,9 +42,10 @@ export function addOperationsParameters(catalogue: ParameterCatalogue): Operatio
       group: 'Performance',
       label,
       type: 'Number',
-      default: def,
-      minValue: 1,
-      maxValue: 100,
+      default: String(def),
+      // A list rather than Min/MaxValue: the TaskCountsFit rules compare the
+      // two counts by exact value, so every accepted value must be canonical.
+      allowedValues: TASK_COUNTS.map(String),
       constraintDescription: 'A whole number of tasks from 1 to 100.',
       description,
     });

@@ -18,6 +18,7 @@ import { addTemplateRules } from './rules';
 import { CONTAINER_DICOM_PORT, HEALTH_PORT, SCP_CONTAINER_NAME, ScpTaskDefinition } from './scp-task-definition';
 import { ScpService } from './scp-service';
 import { SecurityGroups } from './security-groups';
+import { StatefulRetention } from './stateful-retention';
 import { Storage } from './storage';
 
 /** Properties of {@link DicomStoreScpStack}. */
@@ -42,6 +43,7 @@ export class DicomStoreScpStack extends Stack {
     catalogue.renderInterface();
     addTemplateRules(this, net, ops);
     Aspects.of(this).add(new LogRetentionPolicy(ops.logRetentionDays.valueAsNumber));
+    Aspects.of(this).add(new StatefulRetention());
 
     const scpPort = net.scpPort.valueAsNumber;
     const storage = new Storage(this, 'Storage', { stagingRetentionDays: ops.stagingRetentionDays.valueAsNumber });
@@ -79,6 +81,7 @@ export class DicomStoreScpStack extends Stack {
       healthPort: HEALTH_PORT,
       tlsEnabled,
       certificateArn: net.tlsCertificateArn.valueAsString,
+      tlsSecurityPolicy: net.tlsSecurityPolicy.valueAsString,
       logBucket: storage.logBucket,
     });
 
