@@ -68,6 +68,12 @@ export const OPTIONAL_DATASTORE_ID: ParameterPattern = {
     'Leave empty to create a new data store, or enter the 32-character id of an existing AWS HealthImaging data store in this Region.',
 };
 
+/** Optional AWS KMS key ARN (not an alias). */
+export const OPTIONAL_KMS_KEY_ARN: ParameterPattern = {
+  pattern: '^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36})?$',
+  description: 'Leave empty, or enter a KMS key ARN such as arn:aws:kms:<region>:<account>:key/<key id> (not an alias).',
+};
+
 /** Optional e-mail address. */
 export const OPTIONAL_EMAIL: ParameterPattern = {
   pattern: '^([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,})?$',

@@ -10,11 +10,11 @@ export const HEALTHIMAGING_REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'eu
  * resource exists, each with a message that says what to change.
  */
 export function addTemplateRules(stack: Stack, network: NetworkParameters, ops: OperationsParameters): void {
-  addRegionAndNetworkRules(stack, network);
+  addRegionAndNetworkRules(stack, network, ops);
   addSizingRules(stack, ops);
 }
 
-function addRegionAndNetworkRules(stack: Stack, network: NetworkParameters): void {
+function addRegionAndNetworkRules(stack: Stack, network: NetworkParameters, ops: OperationsParameters): void {
   new CfnRule(stack, 'RegionSupportsHealthImaging', {
     assertions: [
       {
@@ -58,6 +58,16 @@ function addRegionAndNetworkRules(stack: Stack, network: NetworkParameters): voi
         ),
         assertDescription:
           'Every private subnet (PrivateSubnetIDs) must be in an Availability Zone where you also chose a public subnet (PublicSubnetIDs): the load balancer reaches tasks only in its own zones.',
+      },
+    ],
+  });
+
+  new CfnRule(stack, 'DatastoreKeyNeedsExistingDatastore', {
+    ruleCondition: Fn.conditionNot(Fn.conditionEquals(ops.existingDatastoreKmsKeyArn.valueAsString, '')),
+    assertions: [
+      {
+        assert: Fn.conditionNot(Fn.conditionEquals(ops.existingDatastoreId.valueAsString, '')),
+        assertDescription: 'ExistingDatastoreKmsKeyArn applies only to an existing data store: enter ExistingDatastoreId too, or leave the key empty.',
       },
     ],
   });

@@ -1,4 +1,5 @@
 import { Aspects, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
@@ -53,6 +54,8 @@ export class DicomStoreScpStack extends Stack {
       existingDatastoreId: ops.existingDatastoreId.valueAsString,
       stagingBucket: storage.stagingBucket,
       resultsBucket: storage.resultsBucket,
+      datastoreKeyArn: ops.existingDatastoreKmsKeyArn.valueAsString,
+      datastoreKeyGiven: catalogue.given(ops.existingDatastoreKmsKeyArn),
     });
 
     const groups = new SecurityGroups(this, 'SecurityGroups', {
@@ -147,6 +150,12 @@ export class DicomStoreScpStack extends Stack {
       // replaces it with the LogRetentionDays parameter in the template.
       logRetentionDays: Number(ops.logRetentionDays.default),
     });
+    // The functions that call HealthImaging on the data store.
+    imaging.grantDatastoreKeyUse(
+      [workflow.functionsByName.startImportJob, workflow.functionsByName.checkImportStatus]
+        .map((fn) => fn.role)
+        .filter((role): role is iam.IRole => role !== undefined),
+    );
     monitoring.addWorkflowAlarms(workflow);
     dashboard.addWorkflowWidgets(workflow);
     const stateMachine = workflow.stateMachine as ImportWorkflow['stateMachine'] | undefined;

@@ -157,6 +157,12 @@ describe('template: works the first time in a buyer account', () => {
       expect(check({ PrivateSubnetIDs: 'subnet-prv-a' })).to.deep.equal({});
     });
 
+    it('refuses a data store KMS key without an existing data store', () => {
+      const key = 'arn:aws:kms:eu-west-2:111122223333:key/12345678-1234-1234-1234-123456789012';
+      expect(Object.keys(check({ ExistingDatastoreKmsKeyArn: key }))).to.deep.equal(['DatastoreKeyNeedsExistingDatastore']);
+      expect(check({ ExistingDatastoreKmsKeyArn: key, ExistingDatastoreId: 'a'.repeat(32) })).to.deep.equal({});
+    });
+
     it('still refuses a Region without HealthImaging and subnets of another VPC', () => {
       expect(Object.keys(check({}, 'sa-east-1'))).to.deep.equal(['RegionSupportsHealthImaging']);
       expect(Object.keys(check({ VpcID: 'vpc-2' }))).to.deep.equal(['SubnetsBelongToVpc']);
@@ -204,6 +210,19 @@ describe('template: works the first time in a buyer account', () => {
       expect(p.AllowedValues).to.deep.equal([...TLS_SECURITY_POLICIES]);
       const listener = resource(template, 'Listener');
       expect(listener.Properties.SslPolicy['Fn::If'][1]).to.deep.equal({ Ref: 'TLSSecurityPolicy' });
+    });
+
+    it('lets the import functions use an existing data store\'s KMS key, only when given and only through HealthImaging', () => {
+      const policies = resourcesOfType(template, 'AWS::IAM::Policy').filter(([, p]) => p.Condition === 'ExistingDatastoreKmsKeyArnGiven');
+      expect(policies).to.have.length(1);
+      const [, policy] = policies[0]!;
+      const [statement] = policy.Properties.PolicyDocument.Statement as Json[];
+      expect(statement.Resource).to.deep.equal({ Ref: 'ExistingDatastoreKmsKeyArn' });
+      expect(statement.Action).to.include.members(['kms:DescribeKey', 'kms:GenerateDataKey', 'kms:Decrypt', 'kms:CreateGrant']);
+      expect(JSON.stringify(statement.Condition.StringEquals['kms:ViaService'])).to.contain('medical-imaging.');
+      const roles = JSON.stringify(policy.Properties.Roles);
+      expect(roles).to.match(/startImportJob/i).and.match(/checkImportStatus/i);
+      expect(createdResources(template, {}).has(policies[0]![0])).to.equal(false);
     });
 
     it('expires access logs in the log bucket', () => {
