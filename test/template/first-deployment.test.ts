@@ -169,6 +169,20 @@ describe('template: works the first time in a buyer account', () => {
     });
   });
 
+  describe('CloudFormation quotas (the smallest values the User Guide has listed, "AWS CloudFormation quotas")', () => {
+    it('keeps the released template text within 460,800 bytes for an S3 template URL', () => {
+      // Formatted exactly as scripts/release/template-build.ts writes dist/template.json.
+      const bytes = Buffer.byteLength(`${JSON.stringify(template, null, 2)}\n`);
+      expect(bytes).to.be.at.most(460_800);
+    });
+
+    it('stays within 200 resources, 60 parameters and 60 outputs', () => {
+      expect(Object.keys(template.Resources).length).to.be.at.most(200);
+      expect(Object.keys(template.Parameters).length).to.be.at.most(60);
+      expect(Object.keys(template.Outputs).length).to.be.at.most(60);
+    });
+  });
+
   describe('least privilege and TLS choice', () => {
     it('lets the override image be pulled from the one repository ContainerImageOverride names', () => {
       const policies = resourcesOfType(template, 'AWS::IAM::Policy').filter(([, p]) => p.Condition === 'ContainerImageOverrideGiven');
