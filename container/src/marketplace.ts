@@ -61,6 +61,13 @@ export const TERMINAL_ERRORS: ReadonlySet<string> = new Set([
 const MAX_DELAY_MS = 8_000;
 
 /**
+ * How long a starting task keeps retrying RegisterUsage. It must stay below
+ * the ECS service's health-check grace period (template-src/scp-service.ts):
+ * the health endpoint starts only after registration.
+ */
+export const REGISTER_USAGE_DEADLINE_MS = 45_000;
+
+/**
  * Calls Marketplace Metering RegisterUsage (PublicKeyVersion 1) at start.
  * A terminal error (see {@link TERMINAL_ERRORS}) becomes NotEntitledError at
  * once. Anything else (ThrottlingException, InternalServiceErrorException, a
@@ -76,7 +83,7 @@ export async function registerUsage(
 ): Promise<void> {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const deadline = now() + (options.deadlineMs ?? 45_000);
+  const deadline = now() + (options.deadlineMs ?? REGISTER_USAGE_DEADLINE_MS);
   let delay = options.firstDelayMs ?? 1_000;
   for (let attempt = 1; ; attempt++) {
     try {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { REGISTER_USAGE_DEADLINE_MS } from '../../container/src/marketplace';
 import { STACK_ID } from '../../template-src/synthesize';
 import { STATEFUL_TYPES } from '../../template-src/stateful-retention';
 import { TLS_SECURITY_POLICIES } from '../../template-src/network-parameters';
@@ -88,6 +89,11 @@ describe('template: works the first time in a buyer account', () => {
       for (const [id, t] of resourcesOfType(template, 'AWS::DynamoDB::Table')) {
         expect(t.Properties.DeletionProtectionEnabled, id).to.not.equal(true);
       }
+    });
+
+    it('gives a starting task a health-check grace period longer than its RegisterUsage retries', () => {
+      const [[, service]] = resourcesOfType(template, 'AWS::ECS::Service') as [[string, Json]];
+      expect(service.Properties.HealthCheckGracePeriodSeconds * 1000).to.be.above(REGISTER_USAGE_DEADLINE_MS + 10_000);
     });
 
     it('names the Step Functions log group under /aws/vendedlogs/states/, unique per stack creation', () => {
