@@ -28,7 +28,9 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   if (config.marketplaceProductCode) {
     try {
-      await registerUsage(config.marketplaceProductCode);
+      await registerUsage(config.marketplaceProductCode, undefined, {
+        onRetry: (attempt, error, delayMs) => logger.warn('marketplace_retry', { attempt, error: error.name, delayMs }),
+      });
       logger.info('marketplace_registered', { productCode: config.marketplaceProductCode });
     } catch (err) {
       logger.error('marketplace_not_entitled', { error: err, productCode: config.marketplaceProductCode });
