@@ -27,7 +27,7 @@ export async function bundleNode(options: BundleOptions): Promise<Bundle> {
     entryPoints: [options.entry],
     bundle: true,
     platform: 'node',
-    target: 'node22',
+    target: 'node24',
     format: 'cjs',
     write: false,
     outfile: 'out.js',
