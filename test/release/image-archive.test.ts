@@ -110,7 +110,7 @@ describe('release: dist/image.oci.tar (daemonless OCI archive)', function () {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    expect(NODE_RUNTIME.version).to.match(/^22\./);
+    expect(NODE_RUNTIME.version).to.match(/^24\./);
   });
 
   it('is reproducible: a second build from the same sources gives the same manifest digest', async () => {
