@@ -11,16 +11,6 @@ import { MOTO_ENV, startMotoServer, type MotoServer } from '../helpers/moto-serv
 import { startHealthImagingStandIn, type HealthImagingStandIn, type StandInOptions } from '../stand-in/healthimaging-stand-in';
 import { loadWorkflowDefinition, taskHandlers, type LoadedDefinition } from './workflow-definition';
 
-// aws-local-stepfunctions 3 needs Promise.withResolvers (Node ≥ 22); this repo runs on Node 20.
-if (!(Promise as unknown as { withResolvers?: unknown }).withResolvers) {
-  (Promise as unknown as { withResolvers: () => unknown }).withResolvers = function withResolvers<T>() {
-    let resolve!: (v: T) => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
-    return { promise, resolve, reject };
-  };
-}
-
 export const DATASTORE_ID = '0123456789abcdef0123456789abcdef';
 
 export interface ExecutionRecord {
