@@ -8,7 +8,7 @@
 #    node-linux-<arch> package into .tools/, when the system's is older.
 # The list of tools lives in scripts/toolchain.mjs (TOOLS). A tool that is
 # still missing at the end fails the script; nothing is skipped.
-set -eu
+set -euf  # -f: no globbing, "moto[server]" stays literal
 cd "$(dirname "$0")/.."
 
 apt=$(node scripts/toolchain.mjs missing apt)

@@ -32,7 +32,8 @@ function header(entry: TarEntry, mtime: Date): Header {
   checkPath(entry.path);
   const fixed = { mtime, uid: 0, gid: 0, uname: '', gname: '', devmajor: 0, devminor: 0 };
   switch (entry.type) {
-    case 'dir': return { ...fixed, name: entry.path, type: 'directory', mode: entry.mode & 0o7777, size: 0, linkname: '' };
+    // Directory names end in '/', the convention GNU tar and Go's archive/tar write.
+    case 'dir': return { ...fixed, name: entry.path.endsWith('/') ? entry.path : `${entry.path}/`, type: 'directory', mode: entry.mode & 0o7777, size: 0, linkname: '' };
     case 'file': return { ...fixed, name: entry.path, type: 'file', mode: entry.mode & 0o7777, size: entry.data.length, linkname: '' };
     case 'symlink': return { ...fixed, name: entry.path, type: 'symlink', mode: 0o777, size: 0, linkname: entry.target };
   }

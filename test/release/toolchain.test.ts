@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NODE_RUNTIME } from '../../scripts/release/image-spec';
@@ -45,6 +45,31 @@ describe('npm test on a fresh machine (scripts/toolchain.mjs)', () => {
     const r = spawnSync(join(bare, 'node'), [TOOLCHAIN, 'missing', 'apt'], { cwd: REPO_ROOT, env: { PATH: bare }, encoding: 'utf8', timeout: 20_000 });
     expect(r.status).to.equal(0);
     expect(r.stdout.trim().split(' ')).to.include.members(['dcmtk', 'podman', 'runc', 'skopeo', 'unzip']);
+  });
+
+  it('npm run setup installs the missing Debian packages and pip tools in one apt-get / pip call each, then fails naming what is still missing', () => {
+    // apt-get, sudo and pip stand-ins that record their arguments; sh and the few coreutils the script uses are real.
+    const stubs = mkdtempSync(join(tmpdir(), 'setup-stubs-'));
+    try {
+      const calls = join(stubs, 'calls.log');
+      for (const name of ['apt-get', 'sudo', 'pip']) {
+        writeFileSync(join(stubs, name), `#!/bin/sh\necho "${name} $*" >> "${calls}"\n${name === 'sudo' ? 'exec "$@"\n' : ''}`);
+        chmodSync(join(stubs, name), 0o755);
+      }
+      for (const tool of ['sh', 'id', 'dirname']) symlinkSync(spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim(), join(stubs, tool));
+      symlinkSync(process.execPath, join(stubs, 'node'));
+      const r = spawnSync(join(stubs, 'sh'), [join(REPO_ROOT, 'scripts', 'setup-test-machine.sh')], { cwd: REPO_ROOT, env: { PATH: stubs, HOME: stubs }, encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).to.equal(1);
+      const log = readFileSync(calls, 'utf8').trim().split('\n').map((l) => l.replace(/^sudo /, ''));
+      const install = log.find((l) => l.startsWith('apt-get install'))!;
+      expect(install).to.match(/^apt-get install -y -qq /);
+      expect(install.split(' ').slice(4)).to.include.members(['dcmtk', 'podman', 'runc', 'skopeo', 'unzip', 'dpkg', 'tar']);
+      expect(log.filter((l) => l.startsWith('apt-get update'))).to.have.length(1);
+      expect(log.find((l) => l.startsWith('pip install'))).to.equal('pip install -q moto[server] cfn-lint');
+      expect(r.stderr).to.contain('npm test: missing').and.to.contain('storescu');
+    } finally {
+      rmSync(stubs, { recursive: true, force: true });
+    }
   });
 
   it('on this machine every tool is present and the suites run on the Node.js major the product ships', () => {

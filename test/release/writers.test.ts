@@ -56,6 +56,7 @@ describe('release: deterministic tar and zip writers', () => {
     const listing = execFileSync('tar', ['-tvf', '-', '--numeric-owner'], { input: tar, encoding: 'utf8' }).trim().split('\n');
     expect(listing).to.have.length(entries.length);
     for (const line of listing) expect(line.split(/\s+/)[1]).to.equal('0/0');
+    expect(listing.filter((l) => l.startsWith('d')).map((l) => l.split(/\s+/).pop())).to.deep.equal(['tmp/', 'usr/', `usr/${'d'.repeat(90)}/`, `${longDir}/`]);
   });
 
   it('zip: unzip restores the content; entries are sorted; same input gives the same bytes', async () => {
