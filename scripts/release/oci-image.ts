@@ -7,7 +7,9 @@ import { sortEntries, tarChunks, type TarEntry } from './tar-writer';
  * `oci-archive:` transport of skopeo / podman / buildah — without any
  * container engine. Layers are sorted ustar streams with fixed metadata,
  * gzip-compressed by zlib with no timestamp, so the manifest digest depends
- * only on the inputs.
+ * only on the inputs. Hand-written because no kept Node.js library writes an
+ * OCI layout without an engine (the tools that do are Go: skopeo, crane,
+ * umoci); see docs/hand-written.md.
  */
 export interface OciLayerInput {
   /** Short name, recorded in the config's history. */
