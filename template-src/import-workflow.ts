@@ -13,6 +13,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { vendedLogGroupName } from './log-retention';
 
 /**
  * Contract between the stack (template issue) and the import workflow
@@ -271,7 +272,7 @@ export class ImportWorkflow extends Construct {
         )),
     );
 
-    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', { retention, encryptionKey: this.logsKey });
+    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', { logGroupName: vendedLogGroupName('states', 'import'), retention, encryptionKey: this.logsKey });
     if (!this.logsKey) ackLogsKey(logGroup);
     const sm = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),

@@ -4,30 +4,11 @@ import { synthesizeTemplate } from '../../template-src/synthesize';
 /** A CloudFormation template as plain JSON. */
 export type Json = any;
 
-let cached: { template: Json; cpuSeconds: number } | undefined;
+let cached: Json | undefined;
 
 /** The template for the marketplace.json defaults, synthesized once per test run. */
 export function productTemplate(): Json {
-  return synthesizedOnce().template;
-}
-
-/**
- * CPU seconds (user + system) this process spent on the first synthesis,
- * cdk-nag included. CPU time, not wall-clock time: synthesis is synchronous,
- * so this is its own cost, and other processes on a loaded machine do not
- * add to it (wall time went from ~15 s to 48 s with seven suites on 2 cores).
- */
-export function synthesisCpuSeconds(): number {
-  return synthesizedOnce().cpuSeconds;
-}
-
-function synthesizedOnce(): { template: Json; cpuSeconds: number } {
-  if (!cached) {
-    const started = process.cpuUsage();
-    const template = synthesizeTemplate(defaultBuildOptions());
-    const used = process.cpuUsage(started);
-    cached = { template, cpuSeconds: (used.user + used.system) / 1e6 };
-  }
+  cached ??= synthesizeTemplate(defaultBuildOptions());
   return cached;
 }
 
