@@ -27,7 +27,6 @@ export function parseFileMeta(buf: Buffer, final: boolean): FileMeta {
   let pos = 132;
   const values = new Map<number, Buffer>();
   for (;;) {
-    if (buf.length < pos + 2 && final) break;
     need(pos + 2);
     if (buf.readUInt16LE(pos) !== 2) break;
     need(pos + 8);

@@ -88,7 +88,7 @@ async function* walk(dir: string): AsyncGenerator<string> {
 }
 
 /** De-identifies one file into a temporary file beside the output, renamed on success, removed on failure. */
-async function one(input: string, output: string, options: DeidOptions): Promise<void> {
+export async function deidentifyFile(input: string, output: string, options: DeidOptions): Promise<void> {
   await mkdir(path.dirname(output), { recursive: true });
   const tmp = path.join(path.dirname(output), `.${path.basename(output)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
@@ -164,7 +164,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: (s: stri
     for (const [i, [from, to]] of jobs.entries()) {
       const rel = inStat.isDirectory() ? path.relative(input, from) : path.basename(from);
       try {
-        await one(from, to, options);
+        await deidentifyFile(from, to, options);
         summary.processed++;
       } catch (e) {
         if (e instanceof DeidRefusedError) {
