@@ -191,7 +191,13 @@ export const deidentify: DeidentifyStream = async (input, output, options) => {
     if (body.buffered > o.maxHeaderBytes) throw new DeidRefusedError('TRAILING_DATA', `more than ${o.maxHeaderBytes} bytes follow the pixel data`);
     if (body.buffered === 0) return;
     const tail = body.peek();
-    const parsed = parseDataset(tail, 0, s, { maxDepth: o.maxDepth, final: true }, false);
+    let parsed: ParsedDataset;
+    try {
+      parsed = parseDataset(tail, 0, s, { maxDepth: o.maxDepth, final: true }, false);
+    } catch (err) {
+      if (err instanceof DeidRefusedError) throw new DeidRefusedError('TRAILING_DATA', `what follows the pixel data does not parse (${err.message})`);
+      throw err;
+    }
     const out = rewriteElements(parsed.elements, s, { ...ctx, buf: tail });
     if (out.length) yield Buffer.concat(out);
   }

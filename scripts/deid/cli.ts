@@ -5,8 +5,8 @@
  * and docs/deidentification.md for what is and is not covered.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeidRefusedError, deidentifyStream, deriveKeys, localMac, type DateMode, type DeidOptions, type RetainOption, type SafePrivateTag } from '../../lambda/deid/index';
@@ -91,10 +91,13 @@ async function* walk(dir: string): AsyncGenerator<string> {
 export async function deidentifyFile(input: string, output: string, options: DeidOptions): Promise<void> {
   await mkdir(path.dirname(output), { recursive: true });
   const tmp = path.join(path.dirname(output), `.${path.basename(output)}.${randomBytes(6).toString('hex')}.tmp`);
+  // The file is created before the engine starts, so no late open can recreate it after the unlink below.
+  const out = (await open(tmp, 'wx')).createWriteStream();
   try {
-    await deidentifyStream(createReadStream(input), createWriteStream(tmp, { flags: 'wx' }), options);
+    await deidentifyStream(createReadStream(input), out, options);
     await rename(tmp, output);
   } catch (err) {
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
