@@ -50,6 +50,13 @@ describe('deid: fails closed with a stable code and writes nothing', function ()
     expect((await deid(part10(els), { maxHeaderBytes: 16384 })).result.bytesOut).to.be.greaterThan(0);
   });
 
+  it('reads a header larger than its first read (3 MiB before the pixel data, 64 KiB chunks)', async function () {
+    const els = [...base(), { tag: 0x00291010, vr: 'OB', value: Buffer.alloc(3 * 1024 * 1024, 1) }, { tag: 0x00082218, vr: 'SQ', items: [[{ tag: 0x00080104, vr: 'LO', value: 'KEPT-AFTER-BIG' }]] }];
+    const { out, result } = await deid(part10(els), {}, 65536);
+    expect(out.includes(Buffer.from('KEPT-AFTER-BIG'))).to.equal(true);
+    expect(result.bytesOut).to.be.lessThan(100_000);
+  });
+
   it('TOO_DEEP: sequences nested deeper than maxDepth (default 16)', async function () {
     let inner: El[] = [{ tag: 0x00080100, vr: 'SH', value: 'DEEP' }];
     for (let i = 0; i < 17; i++) inner = [{ tag: 0x00400260, vr: 'SQ', items: [inner], undefinedLength: i % 2 === 0 }];
