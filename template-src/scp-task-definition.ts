@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { parseEcrImage, repositoryArn } from './container-image';
+import { parseEcrImage, repositoryArn, repositoryArnOfParameter } from './container-image';
 
 /** Properties of {@link ScpTaskDefinition}. */
 export interface ScpTaskDefinitionProps {
@@ -113,6 +113,11 @@ export class ScpTaskDefinition extends Construct {
         resources: [stagingBucket.arnForObjects('incoming/*'), stagingBucket.arnForObjects('batches/*')],
       }),
     );
+    // CopyObject reads its source: when an instance's Study / Series UIDs lie past the SCP's 1 MiB
+    // hold-back, the uploaded object is copied onto itself with the final metadata (docs/conformance.md 3).
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'RestampInstanceMetadata', actions: ['s3:GetObject'], resources: [stagingBucket.arnForObjects('incoming/*')] }),
+    );
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ sid: 'MarketplaceMetering', actions: ['aws-marketplace:RegisterUsage'], resources: ['*'] }),
     );
@@ -150,14 +155,11 @@ export class ScpTaskDefinition extends Construct {
 
     const overridePull = new iam.Policy(this, 'OverrideImagePull', {
       roles: [role],
-      statements: [new iam.PolicyStatement({ actions: pull, resources: [`arn:${Aws.PARTITION}:ecr:*:*:repository/*`] })],
+      // Only the repository ContainerImageOverride names, not every repository.
+      statements: [new iam.PolicyStatement({ actions: pull, resources: [repositoryArnOfParameter(props.imageOverride)] })],
     });
     (overridePull.node.defaultChild as iam.CfnPolicy).cfnOptions.condition = props.imageOverridden;
     acknowledgeRolePolicy(overridePull);
-    Validations.of(overridePull).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:*:*:repository/*]',
-      reason: 'Exists only when ContainerImageOverride is set (support cases); the override image may live in any ECR repository the operator names.',
-    });
   }
 }
 
