@@ -28,6 +28,9 @@ const TOOLS_DIR = join(ROOT, '.tools');
 export const TOOLS = [
   ...['storescu', 'echoscu', 'storescp', 'dcmdump', 'dump2dcm', 'dcmconv', 'dcmcjpeg', 'dcmcjpls', 'dcmcrle'].map((cmd) => ({ cmd, apt: 'dcmtk', why: 'DICOM interop peer' })),
   { cmd: 'gdcmscu', apt: 'libgdcm-tools', why: 'second, independent DICOM sender (interop suite)' },
+  { cmd: 'dciodvfy', apt: 'dicom3tools', why: 'validates de-identified output' },
+  { cmd: 'gdcmanon', apt: 'libgdcm-tools', why: 'reference de-identifier in the bench' },
+  { cmd: 'openssl', apt: 'openssl', why: "certificate for gdcmanon's bench run" },
   { cmd: 'podman', apt: 'podman', why: 'boots the built image' },
   { cmd: 'runc', apt: 'runc', why: 'podman runtime' },
   { cmd: 'skopeo', apt: 'skopeo', why: 'inspects the OCI archive' },
