@@ -64,7 +64,8 @@ export async function recordFailure(deps: WorkflowDeps, state: ExecutionState): 
   await markRows(deps, state, batchId, code, message, jobOutput);
   await releaseImportSlot(deps, batchId);
   if (firstRecording) {
-    deps.metrics.count({ BatchesQuarantined: 1, ...(jobFailed ? { ImportJobsFailed: 1 } : {}), ...(code === 'ImportOutputInvalidError' ? { ImportOutputsInvalid: 1 } : {}) });
+    // Zeros included, so the alarms on ImportJobsFailed / ImportOutputsInvalid see 0 rather than missing data.
+    deps.metrics.count({ BatchesQuarantined: 1, ImportJobsFailed: jobFailed ? 1 : 0, ImportOutputsInvalid: code === 'ImportOutputInvalidError' ? 1 : 0 });
   }
   deps.log.error('batch-failed', { batchId, jobId: state.job?.jobId, code, message, firstRecording });
   return { batchId, code, message, firstRecording };
