@@ -14,6 +14,8 @@ import { addNetworkParameters } from './network-parameters';
 import { addOperationsParameters } from './operations-parameters';
 import { addOutputs } from './outputs';
 import { ParameterCatalogue } from './parameter-catalogue';
+import { ResearchCopy } from './research-copy';
+import { addResearchParameters } from './research-parameters';
 import { addTemplateRules } from './rules';
 import { CONTAINER_DICOM_PORT, HEALTH_PORT, SCP_CONTAINER_NAME, ScpTaskDefinition } from './scp-task-definition';
 import { ScpService } from './scp-service';
@@ -39,6 +41,7 @@ export class DicomStoreScpStack extends Stack {
     const catalogue = new ParameterCatalogue(this);
     const net = addNetworkParameters(catalogue);
     const ops = addOperationsParameters(catalogue);
+    const deid = addResearchParameters(this, catalogue);
     catalogue.renderInterface();
     addTemplateRules(this, net, ops);
     Aspects.of(this).add(new LogRetentionPolicy(ops.logRetentionDays.valueAsNumber));
@@ -143,6 +146,10 @@ export class DicomStoreScpStack extends Stack {
       // ImportWorkflow validates this as a literal; LogRetentionPolicy below
       // replaces it with the LogRetentionDays parameter in the template.
       logRetentionDays: Number(ops.logRetentionDays.default),
+    });
+    new ResearchCopy(this, 'Research', {
+      params: deid, stagingBucket: storage.stagingBucket, logBucket: storage.logBucket, table: jobs.table,
+      lambdaCode: lambda.Code.fromBucket(artifacts, props.build.lambdaKey), logRetentionDays: Number(ops.logRetentionDays.default),
     });
     monitoring.addWorkflowAlarms(workflow);
     dashboard.addWorkflowWidgets(workflow);
