@@ -9,6 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
+import { RESEARCH_SUBSTITUTIONS } from './research-hook';
 import type { ResearchParameters } from './research-parameters';
 
 /** Key prefix of research copies in the processed bucket (studies/<new StudyUID>/series/<new SeriesUID>/<new SOPUID>.dcm). */
@@ -62,9 +63,12 @@ export class ResearchCopy extends Construct {
   /** Instances the engine refused (burned-in, unparseable). */
   public readonly instancesRefusedMetric: cloudwatch.IMetric;
 
+  private readonly params: ResearchParameters;
+
   constructor(scope: Construct, id: string, props: ResearchCopyProps) {
     super(scope, id);
     const { params } = props;
+    this.params = params;
     const stackName = Stack.of(this).stackName;
 
     // The HMAC key: created (and kept on delete) unless an ARN was given.
@@ -248,6 +252,38 @@ export class ResearchCopy extends Construct {
     out('RawBucketName', this.rawBucket.bucketName, 'DeidentifiedOnly: versioned bucket keeping the original instances.', params.deidentifiedOnly);
 
     Aspects.of(this).add(new ConditionAll(params.enabled, [[key, params.createKey], [rawScope, params.deidentifiedOnly]]));
+  }
+
+  /**
+   * Lets the clinical import state machine start this one (research-hook.ts):
+   * fills its DefinitionSubstitutions and grants its role, in a policy that
+   * exists only when de-identification is on.
+   */
+  public startedBy(clinical: sfn.StateMachine): void {
+    const on = this.params.enabled.logicalId;
+    (clinical.node.defaultChild as sfn.CfnStateMachine).definitionSubstitutions = {
+      [RESEARCH_SUBSTITUTIONS.enabled]: Token.asString(Fn.conditionIf(on, 'true', 'false')),
+      [RESEARCH_SUBSTITUTIONS.stateMachineArn]: Token.asString(Fn.conditionIf(on, this.stateMachine.stateMachineArn, 'none')),
+    };
+    const policy = new iam.Policy(this, 'ClinicalStartsResearch', {
+      roles: [clinical.role],
+      statements: [
+        new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachine.stateMachineArn] }),
+        new iam.PolicyStatement({
+          actions: ['states:DescribeExecution', 'states:StopExecution'],
+          resources: [`arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${this.stateMachine.stateMachineName}:*`],
+        }),
+        // startExecution.sync:2 waits through a managed EventBridge rule (Step Functions developer guide, "IAM policies for starting executions").
+        new iam.PolicyStatement({
+          actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+          resources: [`arn:${Aws.PARTITION}:events:${Aws.REGION}:${Aws.ACCOUNT_ID}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`],
+        }),
+      ],
+    });
+    Validations.of(policy).acknowledge(
+      { id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<ResearchStateMachine56755795.Name>:*]', reason: 'Executions of the research state machine are named after the clinical execution; their ARNs are not known in advance.' },
+      { id: 'HIPAA.Security-IAMNoInlinePolicy', reason: 'A standalone AWS::IAM::Policy attached to the clinical state machine role only, created only when de-identification is on.' },
+    );
   }
 
   private buildStateMachine(fns: Record<ResearchHandler, lambda.Function>): sfn.StateMachine {

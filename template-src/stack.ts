@@ -1,6 +1,7 @@
 import { Aspects, Stack, type StackProps } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { TemplateBuildOptions } from './build-options';
 import { OperationsDashboard } from './dashboard';
@@ -15,6 +16,7 @@ import { addOperationsParameters } from './operations-parameters';
 import { addOutputs } from './outputs';
 import { ParameterCatalogue } from './parameter-catalogue';
 import { ResearchCopy } from './research-copy';
+import { researchCopySteps } from './research-hook';
 import { addResearchParameters } from './research-parameters';
 import { addTemplateRules } from './rules';
 import { CONTAINER_DICOM_PORT, HEALTH_PORT, SCP_CONTAINER_NAME, ScpTaskDefinition } from './scp-task-definition';
@@ -146,11 +148,13 @@ export class DicomStoreScpStack extends Stack {
       // ImportWorkflow validates this as a literal; LogRetentionPolicy below
       // replaces it with the LogRetentionDays parameter in the template.
       logRetentionDays: Number(ops.logRetentionDays.default),
+      beforeImport: researchCopySteps,
     });
-    new ResearchCopy(this, 'Research', {
+    const research = new ResearchCopy(this, 'Research', {
       params: deid, stagingBucket: storage.stagingBucket, logBucket: storage.logBucket, table: jobs.table,
       lambdaCode: lambda.Code.fromBucket(artifacts, props.build.lambdaKey), logRetentionDays: Number(ops.logRetentionDays.default),
     });
+    research.startedBy(workflow.stateMachine as sfn.StateMachine);
     monitoring.addWorkflowAlarms(workflow);
     dashboard.addWorkflowWidgets(workflow);
     const stateMachine = workflow.stateMachine as ImportWorkflow['stateMachine'] | undefined;
