@@ -138,7 +138,7 @@ export async function startPipeline(opts: {
     const states: string[] = [];
     const exec = machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: local, waitTimeOverrides: { WaitForImportJob: 100 }, retryIntervalOverrides: fastRetry },
-      context: { Execution: { Name: name, Input: input, StartTime: new Date().toISOString() } } as never,
+      context: { Execution: { Id: `arn:aws:states:us-east-1:123456789012:execution:import:${name}`, Name: name, Input: input, StartTime: new Date().toISOString() } } as never,
     });
     const partial: Omit<ExecutionRecord, 'done'> & { done?: Promise<void> } = { name, input, states, status: 'RUNNING' };
     partial.done = (async () => {

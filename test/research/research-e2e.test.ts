@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { expect } from 'chai';
+import { deriveKeys } from '../../lambda/deid/index';
+import { pseudonymUid } from '../../lambda/deid/keys';
+import { kmsMac } from '../../lambda/research/keys';
+import { researchInstances } from '../../lambda/research/research-copy';
+import { basicElements, part10, type El } from '../deid/dataset-builder';
+import { runDcmtk } from '../helpers/dcmtk';
+import { MOTO_ENV } from '../helpers/moto-server';
+import { spawnScp, type ScpProcess } from '../helpers/scp';
+import { PROCESSED_BUCKET, startResearchPipeline, type ResearchPipeline } from './research-harness';
+
+/** Values that identify the patient / visit in the source instances; none may reach a research copy. */
+const PHI = {
+  patientName: 'DOE^JANE^RESEARCH',
+  patientId: 'PID-RESEARCH-A1',
+  birthDate: '19610203',
+  institution: 'SAINT SENTINEL HOSPITAL',
+  accession: 'ACC-SENT-77',
+  referrer: 'HOUSE^GREGORY',
+  studyId: 'STUDYSENT9',
+  studyDate: '20240315',
+};
+const STUDY = '1.2.826.0.1.3680043.99.1';
+const SERIES1 = `${STUDY}.1`;
+const SERIES2 = `${STUDY}.2`;
+const sop = (series: string, n: number) => `${series}.${n}`;
+
+function instance(series: string, n: number, extra: El[] = []): Buffer {
+  const els = basicElements({ sop: sop(series, n), study: STUDY, series, patientId: PHI.patientId, studyDate: PHI.studyDate })
+    .map((e) => (e.tag === 0x00100010 ? { ...e, value: PHI.patientName } : e));
+  els.push(
+    { tag: 0x00080050, vr: 'SH', value: PHI.accession },
+    { tag: 0x00080080, vr: 'LO', value: PHI.institution },
+    { tag: 0x00080090, vr: 'PN', value: PHI.referrer },
+    { tag: 0x00100030, vr: 'DA', value: PHI.birthDate },
+    { tag: 0x00200010, vr: 'SH', value: PHI.studyId },
+    ...extra,
+  );
+  els.sort((a, b) => a.tag - b.tag);
+  return part10(els);
+}
+
+/**
+ * Done-when of issue 16 (ResearchCopy): storescu → SCP → S3 (moto) → the
+ * clinical state machine from dist/template.json with de-identification on →
+ * CopyForResearch → the research state machine from the same template → the
+ * real handlers and the real engine → processed bucket; sub-keys from KMS
+ * GenerateMac (moto).
+ */
+describe('e2e: research copies of every batch (storescu → SCP → batch → research state machine → processed bucket)', function () {
+  this.timeout(240_000);
+  let p: ResearchPipeline;
+  let scp: ScpProcess | undefined;
+  let dir: string;
+
+  before(async () => {
+    p = await startResearchPipeline();
+    dir = await mkdtemp(join(tmpdir(), 'research-e2e-'));
+  });
+  after(async () => {
+    scp?.kill('SIGKILL');
+    if (scp) await scp.exited;
+    await p?.stop();
+  });
+
+  const send = async (port: number, files: Array<[string, Buffer]>) => {
+    const paths: string[] = [];
+    for (const [name, bytes] of files) {
+      const file = join(dir, name);
+      await writeFile(file, bytes);
+      paths.push(file);
+    }
+    const r = await runDcmtk('storescu', ['-aet', 'CT01', '-aec', 'STORESCP', '127.0.0.1', String(port), ...paths]);
+    expect(r.code, r.stderr).to.equal(0);
+  };
+
+  it('two batches of one study: copies carry no identifying value, reference each other consistently, a burned-in instance is refused and counted', async () => {
+    // Prepare
+    scp = await spawnScp({ ...MOTO_ENV, STORAGE_URI: `s3://${p.stagingBucket}`, S3_ENDPOINT: p.moto.endpoint, AE_TITLE: 'STORESCP', BATCH_QUIET_SECONDS: '1' });
+    await scp.waitForLog('scp_started', 30_000);
+    const batch1: Array<[string, Buffer]> = [1, 2, 3].map((n) => [`a${n}.dcm`, instance(SERIES1, n)]);
+    batch1.push(['a4.dcm', instance(SERIES1, 4, [{ tag: 0x00280301, vr: 'CS', value: 'YES' }])]);
+    // Batch 2 refers to an instance of batch 1 (Referenced Image Sequence).
+    const reference: El = { tag: 0x00081140, vr: 'SQ', items: [[
+      { tag: 0x00081150, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.2' },
+      { tag: 0x00081155, vr: 'UI', value: sop(SERIES1, 1) },
+    ]] };
+    const batch2: Array<[string, Buffer]> = [[`b1.dcm`, instance(SERIES2, 1, [reference])], [`b2.dcm`, instance(SERIES2, 2)]];
+
+    // Act: two associations, each sealed on quiet, each delivered to the clinical workflow.
+    await send(scp.port, batch1);
+    await scp.waitForLog('batch_sealed', 20_000);
+    const firstSeal = scp.logs.find((l) => l['event'] === 'batch_sealed');
+    await send(scp.port, batch2);
+    await scp.waitForLog('batch_sealed', 20_000, (l) => l !== firstSeal);
+    const manifests = await p.deliverNewSeals();
+    await p.settle();
+
+    // Assess: the clinical import is unchanged and ran after the research copy.
+    expect(manifests).to.have.length(2);
+    const executions = [...p.executions.values()];
+    expect(executions.map((e) => e.status), JSON.stringify(executions.map((e) => [e.error, e.cause, e.states]))).to.deep.equal(['SUCCEEDED', 'SUCCEEDED']);
+    for (const e of executions) {
+      expect(e.states.indexOf('CopyForResearch'), e.states.join(' > ')).to.be.within(0, e.states.indexOf('StartImportJob') - 1);
+    }
+    expect(await p.listKeys(p.stagingBucket, 'incoming/')).to.deep.equal([]);
+    expect(p.metricSum('InstancesImported')).to.equal(6);
+    expect(p.researchRuns.map((r) => r.status), JSON.stringify(p.researchRuns.map((r) => [r.error, r.states]))).to.deep.equal(['SUCCEEDED', 'SUCCEEDED']);
+
+    // The pseudonyms the engine must have written, from the KMS key (GenerateMac) the Lambdas used.
+    const keys = await deriveKeys(kmsMac(p.kms, p.keyArn));
+    const newStudy = pseudonymUid(keys, STUDY);
+    const processed = await p.listKeys(PROCESSED_BUCKET, '');
+    expect(processed).to.have.length(5);
+    const expected = [[SERIES1, 1], [SERIES1, 2], [SERIES1, 3], [SERIES2, 1], [SERIES2, 2]] as const;
+    expect(processed).to.have.members(expected.map(([series, n]) => `studies/${newStudy}/series/${pseudonymUid(keys, series)}/${pseudonymUid(keys, sop(series, n))}.dcm`));
+
+    const identifying = [...Object.values(PHI), STUDY, SERIES1, SERIES2, ...[1, 2, 3, 4].map((n) => sop(SERIES1, n)), ...[1, 2].map((n) => sop(SERIES2, n))];
+    for (const key of processed) {
+      const bytes = await p.getBytes(PROCESSED_BUCKET, key);
+      for (const value of identifying) expect(bytes.includes(Buffer.from(value, 'latin1')), `${key} carries ${value}`).to.equal(false);
+      expect(bytes.includes(Buffer.from(newStudy)), `${key} carries the new Study UID`).to.equal(true);
+      const head = await p.s3.send(new HeadObjectCommand({ Bucket: PROCESSED_BUCKET, Key: key }));
+      expect(head.Metadata?.['sha256']).to.equal(createHash('sha256').update(bytes).digest('hex'));
+    }
+    // The reference across batches points at batch 1's research copy.
+    const referring = await p.getBytes(PROCESSED_BUCKET, `studies/${newStudy}/series/${pseudonymUid(keys, SERIES2)}/${pseudonymUid(keys, sop(SERIES2, 1))}.dcm`);
+    expect(referring.includes(Buffer.from(pseudonymUid(keys, sop(SERIES1, 1))))).to.equal(true);
+
+    // Records and counts: per batch, per instance; the burned-in one refused with its reason.
+    const batchIds = manifests.map((k) => k.slice('batches/'.length, -'.json'.length));
+    const summaries = await Promise.all(batchIds.map(async (id) => (await p.ddb.send(new (await import('@aws-sdk/lib-dynamodb')).GetCommand({ TableName: p.tableName, Key: { pk: `RESEARCH#${id}`, sk: 'BATCH' } }))).Item));
+    expect(summaries.map((s) => [s!['count'], s!['copied'], s!['refused'], s!['failed'], s!['status']])).to.deep.equal([[4, 3, 1, 0, 'COMPLETE'], [2, 2, 0, 0, 'COMPLETE']]);
+    const records = await researchInstances(p.ddb, p.tableName, batchIds[0]!);
+    const refused = records.filter((r) => r['status'] === 'REFUSED');
+    expect(refused.map((r) => r['reason'])).to.deep.equal(['BURNED_IN']);
+    for (const r of records.filter((x) => x['status'] === 'COPIED')) {
+      expect(r['sourceVersionId'], 'S3 version read').to.be.a('string').and.not.equal('');
+      expect(r['sourceETag']).to.be.a('string');
+      expect(processed).to.include(r['processedKey']);
+    }
+    expect(p.metricSum('ResearchInstancesCopied')).to.equal(5);
+    expect(p.metricSum('ResearchInstancesRefused')).to.equal(1);
+    expect(p.metricSum('ResearchInstancesFailed')).to.equal(0);
+
+    // No identifying value in any line the research Lambdas wrote.
+    const researchLines = p.output.filter((l) => String(l['component'] ?? '').startsWith('research')).map((l) => JSON.stringify(l));
+    expect(researchLines.length).to.be.greaterThan(0);
+    for (const line of researchLines) for (const value of [...Object.values(PHI), STUDY, SERIES1, SERIES2]) expect(line).not.to.include(value);
+  });
+});
