@@ -129,11 +129,43 @@ export class ResearchCopy extends Construct {
       { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: 'SSE-S3 (AES-256) like the other buckets; presigned downloads by researchers would otherwise need kms:Decrypt grants on a key for every reader.' },
     );
 
+    // DeidentifiedOnly: the originals, versioned, kept RawRetentionDays (the research state machine keeps them there).
+    const rawScope = new Construct(this, 'Raw');
+    this.rawBucket = new s3.Bucket(rawScope, 'RawBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: RemovalPolicy.RETAIN,
+      versioned: true,
+      lifecycleRules: [
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        { id: 'expire-originals', expiration: Duration.days(Token.asNumber(params.rawRetentionDays.valueAsNumber)), noncurrentVersionExpiration: Duration.days(Token.asNumber(params.rawRetentionDays.valueAsNumber)) },
+      ],
+    });
+    const rawCfn = this.rawBucket.node.defaultChild as s3.CfnBucket;
+    rawCfn.overrideLogicalId('RawBucket');
+    rawCfn.loggingConfiguration = { destinationBucketName: props.logBucket.bucketName, logFilePrefix: 'raw/' };
+    props.logBucket.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'RawBucketAccessLogs',
+      principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+      actions: ['s3:PutObject'],
+      resources: [props.logBucket.arnForObjects('raw/*')],
+      conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+    }));
+    Validations.of(this.rawBucket).acknowledge(
+      { id: 'HIPAA.Security-S3BucketReplicationEnabled', reason: 'Originals of DeidentifiedOnly mode; cross-Region replication is the customer\'s disaster-recovery choice (destination Region, account).' },
+      { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: 'SSE-S3 (AES-256) like the other buckets of the stack; SSE-KMS would need key grants for every reader for no added control in this design.' },
+    );
+
     const env: Record<string, string> = {
       TABLE_NAME: props.table.tableName,
       STAGING_BUCKET: props.stagingBucket.bucketName,
       PROCESSED_BUCKET: this.processedBucket.bucketName,
       DEID_KEY_ARN: this.keyArn,
+      DEID_MODE: params.mode.valueAsString,
+      RAW_BUCKET: Token.asString(Fn.conditionIf(params.deidentifiedOnly.logicalId, this.rawBucket.bucketName, '')),
       DEID_DATES: params.dateHandling.valueAsString,
       DEID_RETAIN: params.retainOptions.valueAsString,
       DEID_PRIVATE_TAGS: params.privateTags.valueAsString,
@@ -185,6 +217,15 @@ export class ResearchCopy extends Construct {
       this.functions.push(fn);
     }
     const stagingIds = logicalIdOf(props.stagingBucket);
+    // DeidentifiedOnly: originals archived to the raw bucket; de-identified copies staged as a derived batch
+    // (incoming/ + batches/, the SCP's manifest contract); archived originals removed from staging.
+    const rawObjects = Token.asString(Fn.conditionIf(params.deidentifiedOnly.logicalId, this.rawBucket.arnForObjects('originals/*'), Aws.NO_VALUE));
+    roles.researchCopyChunk.addToPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.stagingBucket.arnForObjects('incoming/*'), rawObjects] }));
+    roles.researchCopyChunk.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.processedBucket.arnForObjects(`${PROCESSED_PREFIX}*`)] }));
+    roles.researchSummarize.addToPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.stagingBucket.arnForObjects('batches/*')] }));
+    roles.researchSummarize.addToPolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [props.stagingBucket.arnForObjects('incoming/*')] }));
+    for (const prefix of ['batches/', 'incoming/']) Validations.of(roles.researchSummarize).acknowledge({ id: `AwsSolutions-IAM5[Resource::<${stagingIds}.Arn>/${prefix}*]`, reason: 'DeidentifiedOnly: seals the derived batch manifest and removes archived originals; batch ids and object names are not known in advance.' });
+    Validations.of(roles.researchCopyChunk).acknowledge({ id: 'AwsSolutions-IAM5[Resource::{"Fn::If":["DeidentifiedOnlyMode",{"Fn::Join":["",[{"Fn::GetAtt":["RawBucket","Arn"]},"/originals/*"]]},{"Ref":"AWS::NoValue"}]}]', reason: 'DeidentifiedOnly: archives each original under originals/<batch id>/; names are not known in advance.' });
     roles.researchPlanBatch.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.stagingBucket.arnForObjects('batches/*')] }));
     roles.researchCopyChunk.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [props.stagingBucket.arnForObjects('batches/*'), props.stagingBucket.arnForObjects('incoming/*')] }));
     roles.researchCopyChunk.addToPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [this.processedBucket.arnForObjects(`${PROCESSED_PREFIX}*`)] }));
@@ -212,36 +253,6 @@ export class ResearchCopy extends Construct {
     this.instancesFailedMetric = metric('ResearchInstancesFailed');
     this.instancesRefusedMetric = metric('ResearchInstancesRefused');
 
-    // DeidentifiedOnly: the originals, versioned, kept RawRetentionDays (the research state machine keeps them there).
-    const rawScope = new Construct(this, 'Raw');
-    this.rawBucket = new s3.Bucket(rawScope, 'RawBucket', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      removalPolicy: RemovalPolicy.RETAIN,
-      versioned: true,
-      lifecycleRules: [
-        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
-        { id: 'expire-originals', expiration: Duration.days(Token.asNumber(params.rawRetentionDays.valueAsNumber)), noncurrentVersionExpiration: Duration.days(Token.asNumber(params.rawRetentionDays.valueAsNumber)) },
-      ],
-    });
-    const rawCfn = this.rawBucket.node.defaultChild as s3.CfnBucket;
-    rawCfn.overrideLogicalId('RawBucket');
-    rawCfn.loggingConfiguration = { destinationBucketName: props.logBucket.bucketName, logFilePrefix: 'raw/' };
-    props.logBucket.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'RawBucketAccessLogs',
-      principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
-      actions: ['s3:PutObject'],
-      resources: [props.logBucket.arnForObjects('raw/*')],
-      conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
-    }));
-    Validations.of(this.rawBucket).acknowledge(
-      { id: 'HIPAA.Security-S3BucketReplicationEnabled', reason: 'Originals of DeidentifiedOnly mode; cross-Region replication is the customer\'s disaster-recovery choice (destination Region, account).' },
-      { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: 'SSE-S3 (AES-256) like the other buckets of the stack; SSE-KMS would need key grants for every reader for no added control in this design.' },
-    );
-
     const out = (outputId: string, value: string, description: string, condition: CfnCondition) =>
       new CfnOutput(Stack.of(this), outputId, { value, description, condition });
     out('ProcessedBucketName', this.processedBucket.bucketName, 'S3 bucket of de-identified research copies (studies/<StudyUID>/series/<SeriesUID>/<SOPUID>.dcm).', params.enabled);
@@ -263,6 +274,7 @@ export class ResearchCopy extends Construct {
     const on = this.params.enabled.logicalId;
     (clinical.node.defaultChild as sfn.CfnStateMachine).definitionSubstitutions = {
       [RESEARCH_SUBSTITUTIONS.enabled]: Token.asString(Fn.conditionIf(on, 'true', 'false')),
+      [RESEARCH_SUBSTITUTIONS.mode]: this.params.mode.valueAsString,
       [RESEARCH_SUBSTITUTIONS.stateMachineArn]: Token.asString(Fn.conditionIf(on, this.stateMachine.stateMachineArn, 'none')),
     };
     const policy = new iam.Policy(this, 'ClinicalStartsResearch', {

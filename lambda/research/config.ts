@@ -6,6 +6,10 @@ export interface ResearchConfig {
   readonly tableName: string;
   readonly stagingBucket: string;
   readonly processedBucket: string;
+  /** ResearchCopy (copies only) or DeidentifiedOnly (also archive originals, stage a derived batch). */
+  readonly mode: 'ResearchCopy' | 'DeidentifiedOnly';
+  /** DeidentifiedOnly: versioned bucket of the originals. */
+  readonly rawBucket?: string;
   /** KMS HMAC key the sub-keys are derived from (GenerateMac). */
   readonly keyArn: string;
   readonly dates: DateMode;
@@ -49,7 +53,12 @@ export function loadResearchConfig(env: NodeJS.ProcessEnv = process.env): Resear
   if (!['quarantine', 'allow'].includes(burnedIn)) problems.push('DEID_BURNED_IN must be quarantine or allow');
   const prefix = env['DEID_PATIENT_ID_PREFIX'] ?? 'ANON-';
   if (!/^[A-Za-z0-9_-]{0,16}$/.test(prefix)) problems.push('DEID_PATIENT_ID_PREFIX must be up to 16 letters, digits, - or _');
+  const mode = (env['DEID_MODE'] || 'ResearchCopy') as ResearchConfig['mode'];
+  if (mode !== 'ResearchCopy' && mode !== 'DeidentifiedOnly') problems.push('DEID_MODE must be ResearchCopy or DeidentifiedOnly');
+  if (mode === 'DeidentifiedOnly' && !env['RAW_BUCKET']) problems.push('RAW_BUCKET is not set (DeidentifiedOnly)');
   const config: ResearchConfig = {
+    mode,
+    rawBucket: env['RAW_BUCKET'] || undefined,
     tableName: req('TABLE_NAME'),
     stagingBucket: req('STAGING_BUCKET'),
     processedBucket: req('PROCESSED_BUCKET'),

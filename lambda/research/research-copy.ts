@@ -4,12 +4,14 @@ import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DeidKeys, DeidOptions, DeidResult, DeidentifyStream } from '../deid/api';
 import { readBatchManifest, type BatchManifest, type ManifestObject } from '../batch-manifest';
-import { failureIndexKeys } from '../table-keys';
+import { batchKey, failureIndexKeys } from '../table-keys';
+import { incomingPrefixOf, manifestKeyOf } from '../batch-id';
+import { derivedBatchId } from './derived-batch';
 import { mapLimit } from '../map-limit';
 import type { Logger } from '../logger';
 import type { ResearchConfig } from './config';
@@ -153,8 +155,10 @@ export async function copyInstance(deps: ResearchDeps, batchId: string, ordinal:
     const processedKey = processedKeyOf(result);
     const size = (await stat(tmp)).size;
     await upload(deps, processedKey, tmp, size, digest);
+    const only = config.mode === 'DeidentifiedOnly' ? await archiveAndStage(deps, batchId, o, source, { processedKey, sop: result.sopInstanceUid, study: result.studyInstanceUid, series: result.seriesInstanceUid, sopClass: result.sopClassUid, ts: result.transferSyntaxUid }) : {};
     await record(deps, batchId, ordinal, o, source, {
-      status: 'COPIED', processedKey, sha256: digest.toString('hex'), bytesOut: size,
+      status: 'COPIED', processedKey, sha256: digest.toString('hex'), bytesOut: size, ...only,
+      sopClassUid: result.sopClassUid, transferSyntaxUid: result.transferSyntaxUid,
       studyInstanceUid: result.studyInstanceUid, seriesInstanceUid: result.seriesInstanceUid, sopInstanceUid: result.sopInstanceUid,
       gsi1pk: `RSTUDY#${result.studyInstanceUid}`, gsi1sk: `RSOP#${result.sopInstanceUid}`,
     });
@@ -162,7 +166,8 @@ export async function copyInstance(deps: ResearchDeps, batchId: string, ordinal:
     return { outcome: 'COPIED', retryable: false };
   } catch (err) {
     if (isRefusal(err)) {
-      await record(deps, batchId, ordinal, o, source, { status: 'REFUSED', reason: err.code, ...failureIndexKeys(deps.now(), 'SOP', `research:${batchId}:${ordinal}`) });
+      const only = config.mode === 'DeidentifiedOnly' && source.etag ? await archiveAndStage(deps, batchId, o, source) : {};
+      await record(deps, batchId, ordinal, o, source, { status: 'REFUSED', reason: err.code, ...only, ...failureIndexKeys(deps.now(), 'SOP', `research:${batchId}:${ordinal}`) });
       deps.log.warn('research_instance_refused', { batchId, ordinal, reason: err.code });
       return { outcome: 'REFUSED', retryable: false };
     }
@@ -175,6 +180,29 @@ export async function copyInstance(deps: ResearchDeps, batchId: string, ordinal:
   } finally {
     await rm(tmp, { force: true });
   }
+}
+
+/**
+ * DeidentifiedOnly: the original goes to the raw bucket (versioned; the version
+ * id is recorded) and, for a copy, the de-identified object is staged in the
+ * derived batch with the SCP's object metadata contract.
+ */
+async function archiveAndStage(deps: ResearchDeps, batchId: string, o: ManifestObject, source: { versionId?: string }, copy?: { processedKey: string; sop: string; study: string; series: string; sopClass: string; ts: string }): Promise<Record<string, unknown>> {
+  const { config } = deps;
+  const rawKey = `originals/${batchId}/${o.key.slice(o.key.lastIndexOf('/') + 1)}`;
+  const versionQuery = source.versionId && source.versionId !== 'null' ? `?versionId=${encodeURIComponent(source.versionId)}` : '';
+  const archived = await deps.s3.send(new CopyObjectCommand({ Bucket: config.rawBucket, Key: rawKey, CopySource: `${config.stagingBucket}/${o.key.split('/').map(encodeURIComponent).join('/')}${versionQuery}` }));
+  const out: Record<string, unknown> = { rawKey, rawVersionId: archived.VersionId ?? 'null' };
+  if (copy) {
+    const derived = derivedBatchId(batchId);
+    const stagedKey = `${incomingPrefixOf(derived)}${copy.sop}.dcm`;
+    await deps.s3.send(new CopyObjectCommand({
+      Bucket: config.stagingBucket, Key: stagedKey, CopySource: `${config.processedBucket}/${copy.processedKey}`, MetadataDirective: 'REPLACE', ContentType: 'application/dicom',
+      Metadata: { 'study-instance-uid': copy.study, 'series-instance-uid': copy.series, 'sop-instance-uid': copy.sop, 'sop-class-uid': copy.sopClass, 'transfer-syntax-uid': copy.ts, 'calling-ae-title': 'DEIDENTIFIED', 'batch-id': derived },
+    }));
+    out['stagedKey'] = stagedKey;
+  }
+  return out;
 }
 
 function isAwsNoSuchKey(err: unknown): boolean {
@@ -230,9 +258,46 @@ export async function summarizeResearchBatch(deps: ResearchDeps, input: { batchI
     TableName: deps.config.tableName,
     Item: { ...previous, ...researchBatchKey(batchId), status, count: plan.count, copied, refused, failed, finishedAt: deps.now().toISOString() },
   }));
+  if (deps.config.mode === 'DeidentifiedOnly') await handOff(deps, batchId, items);
   deps.metrics.count({ ResearchInstancesCopied: copied, ResearchInstancesRefused: refused, ResearchInstancesFailed: failed, ResearchBatchesCopied: 1 });
   deps.log.info('research_batch_summarized', { batchId, status, count: plan.count, copied, refused, failed });
   return { batchId, status, count: plan.count, copied, refused, failed };
+}
+
+/**
+ * DeidentifiedOnly: seals the derived batch (the SCP's manifest contract, so
+ * the clinical workflow imports it), removes the archived originals from
+ * staging, and notes the hand-off on the original batch's record.
+ */
+async function handOff(deps: ResearchDeps, batchId: string, items: Record<string, unknown>[]): Promise<void> {
+  const { config } = deps;
+  const staged = items.filter((i) => i['status'] === 'COPIED' && typeof i['stagedKey'] === 'string');
+  const derived = derivedBatchId(batchId);
+  if (staged.length) {
+    const now = deps.now().toISOString();
+    const objects = staged.map((i) => ({
+      key: i['stagedKey'] as string, sopInstanceUid: i['sopInstanceUid'] as string, sopClassUid: i['sopClassUid'] as string,
+      studyInstanceUid: i['studyInstanceUid'] as string, seriesInstanceUid: i['seriesInstanceUid'] as string, transferSyntaxUid: i['transferSyntaxUid'] as string,
+      callingAeTitle: 'DEIDENTIFIED', bytes: Number(i['bytesOut']), storedAt: String(i['updatedAt']),
+    }));
+    await deps.s3.send(new PutObjectCommand({
+      Bucket: config.stagingBucket, Key: manifestKeyOf(derived), ContentType: 'application/json',
+      Body: JSON.stringify({
+        schemaVersion: 1, batchId: derived, prefix: incomingPrefixOf(derived), sealReason: 'files', openedAt: now, sealedAt: now,
+        count: objects.length, bytes: objects.reduce((s, o) => s + o.bytes, 0), callingAeTitles: ['DEIDENTIFIED'],
+        studyInstanceUids: [...new Set(objects.map((o) => o.studyInstanceUid))], objects,
+      }),
+    }));
+  }
+  for (const i of items.filter((x) => typeof x['rawVersionId'] === 'string' && typeof x['sourceKey'] === 'string')) {
+    await deps.s3.send(new DeleteObjectCommand({ Bucket: config.stagingBucket, Key: i['sourceKey'] as string }));
+  }
+  await deps.ddb.send(new UpdateCommand({
+    TableName: config.tableName, Key: batchKey(batchId),
+    UpdateExpression: 'SET deidentifiedOnly = :d, derivedBatchId = :b',
+    ExpressionAttributeValues: { ':d': true, ':b': staged.length ? derived : 'none' },
+  }));
+  deps.log.info('research_batch_handed_off', { batchId, derivedBatchId: staged.length ? derived : undefined, staged: staged.length });
 }
 
 /** Every instance record of a research batch (paginated Query). */

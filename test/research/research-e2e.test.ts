@@ -154,3 +154,69 @@ describe('e2e: research copies of every batch (storescu → SCP → batch → re
     for (const line of researchLines) for (const value of [...Object.values(PHI), STUDY, SERIES1, SERIES2]) expect(line).not.to.include(value);
   });
 });
+
+/**
+ * Done-when of issue 16 (DeidentifiedOnly): the original batch is archived in
+ * the versioned raw bucket and never imported; its de-identified copies come
+ * back as a derived batch (the SCP's manifest contract) that the clinical
+ * workflow imports. Only de-identified data reaches HealthImaging.
+ */
+describe('e2e: DeidentifiedOnly (only de-identified data reaches HealthImaging)', function () {
+  this.timeout(240_000);
+  let p: ResearchPipeline;
+  let scp: ScpProcess | undefined;
+  let dir: string;
+
+  before(async () => {
+    p = await startResearchPipeline({}, 'DeidentifiedOnly');
+    dir = await mkdtemp(join(tmpdir(), 'research-only-'));
+  });
+  after(async () => {
+    scp?.kill('SIGKILL');
+    if (scp) await scp.exited;
+    await p?.stop();
+  });
+
+  it('originals go to the raw bucket, the derived batch is imported, no original UID is imported', async () => {
+    // Prepare
+    scp = await spawnScp({ ...MOTO_ENV, STORAGE_URI: `s3://${p.stagingBucket}`, S3_ENDPOINT: p.moto.endpoint, AE_TITLE: 'STORESCP', BATCH_QUIET_SECONDS: '1' });
+    await scp.waitForLog('scp_started', 30_000);
+    const files: Array<[string, Buffer]> = [1, 2].map((n) => [`o${n}.dcm`, instance(SERIES1, n)]);
+    files.push(['o3.dcm', instance(SERIES1, 3, [{ tag: 0x00280301, vr: 'CS', value: 'YES' }])]);
+    const paths: string[] = [];
+    for (const [name, bytes] of files) { await writeFile(join(dir, name), bytes); paths.push(join(dir, name)); }
+    // Act
+    const r = await runDcmtk('storescu', ['-aet', 'CT01', '-aec', 'STORESCP', '127.0.0.1', String(scp.port), ...paths]);
+    expect(r.code, r.stderr).to.equal(0);
+    await scp.waitForLog('batch_sealed', 20_000);
+    const [original] = await p.deliverNewSeals();
+    await p.settle();
+    const derivedManifests = await p.deliverNewSeals();
+    await p.settle();
+    // Assess: the original execution stopped before any import; the derived one imported.
+    const originalId = original!.slice('batches/'.length, -'.json'.length);
+    const executions = [...p.executions.values()];
+    expect(executions.map((e) => [e.status, e.states.at(-1)])).to.deep.equal([['SUCCEEDED', 'OriginalsNotImported'], ['SUCCEEDED', 'Imported']]);
+    expect(executions[1]!.states).not.to.include('CopyForResearch');
+    expect(derivedManifests).to.have.length(1);
+    const derivedId = derivedManifests[0]!.slice('batches/'.length, -'.json'.length);
+    expect(derivedId).to.match(/^[0-9]{8}T[0-9]{6}Z-di[0-9a-f]{6}-[0-9]{6}$/);
+    expect([...p.standIn.jobs.values()].map((j) => [j.clientToken, j.inputS3Uri])).to.deep.equal([[derivedId, `s3://${p.stagingBucket}/incoming/${derivedId}/`]]);
+
+    const keys = await deriveKeys(kmsMac(p.kms, p.keyArn));
+    for (const n of [1, 2, 3]) expect(await p.bySop(sop(SERIES1, n)), `original ${n} imported`).to.deep.equal([]);
+    for (const n of [1, 2]) {
+      const rows = await p.bySop(pseudonymUid(keys, sop(SERIES1, n)));
+      expect(rows.map((x) => [x['status'], x['studyInstanceUid']])).to.deep.equal([['IMPORTED', pseudonymUid(keys, STUDY)]]);
+    }
+    // The burned-in one is refused: archived, not imported, counted.
+    expect(p.metricSum('ResearchInstancesRefused')).to.equal(1);
+    expect(p.metricSum('InstancesImported')).to.equal(2);
+    // Originals: in the versioned raw bucket, gone from staging; the original batch notes the hand-off.
+    const raw = await p.listKeys('raw', `originals/${originalId}/`);
+    expect(raw).to.have.length(3);
+    for (const key of raw) expect((await p.getBytes('raw', key)).includes(Buffer.from(PHI.patientName))).to.equal(true);
+    expect(await p.listKeys(p.stagingBucket, 'incoming/')).to.deep.equal([]);
+    expect(await p.batch(originalId)).to.include({ deidentifiedOnly: true, derivedBatchId: derivedId });
+  });
+});

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CreateBucketCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, PutBucketVersioningCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { StateMachine } from 'aws-local-stepfunctions';
 import * as handlers from '../../lambda/index';
@@ -71,7 +71,9 @@ export interface ResearchPipeline extends Pipeline {
  * bound to a local run of the research state machine from the same template,
  * a processed bucket and a KMS HMAC_256 key in moto (GenerateMac is real HMAC there).
  */
-export async function startResearchPipeline(env: Record<string, string> = {}): Promise<ResearchPipeline> {
+export const RAW_BUCKET = 'raw';
+
+export async function startResearchPipeline(env: Record<string, string> = {}, mode: 'ResearchCopy' | 'DeidentifiedOnly' = 'ResearchCopy'): Promise<ResearchPipeline> {
   const researchDefinition = definitionFromTemplate('PlanResearchBatch');
   const machine = new StateMachine(researchDefinition as never, { validationOptions: { checkArn: true, checkPaths: true } });
   const local: Record<string, (input: any) => Promise<any>> = {};
@@ -103,6 +105,7 @@ export async function startResearchPipeline(env: Record<string, string> = {}): P
   const p = await startPipeline({
     definition: (d) => JSON.parse(JSON.stringify(d)
       .split('${ResearchCopyEnabled}').join('true')
+      .split('${DeidentificationModeValue}').join(mode)
       .split('${ResearchStateMachineArn}').join('arn:aws:states:us-east-1:123456789012:stateMachine:research')) as Definition,
     taskHandlers: {
       // What startExecution.sync:2 returns: the DescribeExecution response (Status, Output as JSON).
@@ -116,12 +119,14 @@ export async function startResearchPipeline(env: Record<string, string> = {}): P
     env,
   });
   await p.s3.send(new CreateBucketCommand({ Bucket: PROCESSED_BUCKET }));
+  await p.s3.send(new CreateBucketCommand({ Bucket: RAW_BUCKET }));
+  await p.s3.send(new PutBucketVersioningCommand({ Bucket: RAW_BUCKET, VersioningConfiguration: { Status: 'Enabled' } }));
   const kms = new KMSClient({ endpoint: p.moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   const key = await kms.send(new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC', Description: 'research e2e' }));
   const keyArn = key.KeyMetadata!.Arn!;
   kmsEndpoint = p.moto.endpoint;
   Object.assign(process.env, {
-    PROCESSED_BUCKET, DEID_KEY_ARN: keyArn, KMS_ENDPOINT: kmsEndpoint, DEID_DATES: 'remove', DEID_RETAIN: '', DEID_PRIVATE_TAGS: 'remove',
+    PROCESSED_BUCKET, DEID_KEY_ARN: keyArn, DEID_MODE: mode, RAW_BUCKET, KMS_ENDPOINT: kmsEndpoint, DEID_DATES: 'remove', DEID_RETAIN: '', DEID_PRIVATE_TAGS: 'remove',
     DEID_BURNED_IN: 'quarantine', DEID_PATIENT_ID_PREFIX: 'ANON-', RESEARCH_CHUNK_SIZE: '2', RESEARCH_INSTANCE_CONCURRENCY: '2', ...env,
   });
   resetResearchRuntime();

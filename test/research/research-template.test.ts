@@ -45,7 +45,7 @@ describe('template: De-identification parameters and the research-copy resources
     expect(outputs).not.to.include.members(['ProcessedBucketName', 'ResearchStateMachineArn']);
     // The clinical workflow skips the research step: its substitutions say so.
     const [, clinical] = resourcesOfType(template, 'AWS::StepFunctions::StateMachine').find(([id]) => off.has(id))!;
-    expect(resolveIfs(clinical.Properties.DefinitionSubstitutions, conditions)).to.deep.equal({ ResearchCopyEnabled: 'false', ResearchStateMachineArn: 'none' });
+    expect(resolveIfs(clinical.Properties.DefinitionSubstitutions, conditions)).to.deep.equal({ ResearchCopyEnabled: 'false', DeidentificationModeValue: { Ref: 'DeidentificationMode' }, ResearchStateMachineArn: 'none' });
   });
 
   it('ResearchCopy: HMAC_256 key kept on delete unless an ARN is given; DeidentifiedOnly adds the versioned raw bucket', () => {
@@ -95,8 +95,14 @@ describe('template: De-identification parameters and the research-copy resources
     const [, clinical] = resourcesOfType(template, 'AWS::StepFunctions::StateMachine').find(([, r]) => definitionText(r).includes('ValidateBatch'))!;
     const states = JSON.parse(definitionText(clinical)).States;
     expect(states.CopyForResearch.Resource).to.match(/:states:::states:startExecution\.sync:2$/);
-    expect(states.CopyForResearch.Next).to.equal('StartImportJob');
-    expect(states.CopyForResearch.Catch[0].Next).to.equal('StartImportJob');
+    expect(states.CopyForResearch.Next).to.equal('ImportOriginals?');
+    expect(states.CopyForResearch.Catch[0].Next).to.equal('ImportOriginals?');
+    // DeidentifiedOnly: an original batch ends without an import; derived batches ('*Z-di*') skip the research step.
+    expect(states['ImportOriginals?'].Default).to.equal('StartImportJob');
+    expect(JSON.stringify(states['ImportOriginals?'].Choices)).to.include('DeidentifiedOnly').and.include('*Z-di*');
+    expect(JSON.stringify(states['ResearchCopyOn?'].Choices)).to.include('*Z-di*');
+    expect(states.ResearchSettings.Result).to.deep.equal({ enabled: '${ResearchCopyEnabled}', mode: '${DeidentificationModeValue}' });
+    expect(clinical.Properties.DefinitionSubstitutions.DeidentificationModeValue).to.deep.equal({ Ref: 'DeidentificationMode' });
   });
 
   it('parameter patterns accept what they document and refuse the rest', () => {
