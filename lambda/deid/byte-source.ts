@@ -58,7 +58,8 @@ export class ByteSource {
 
   consume(n: number): void {
     const all = this.peek();
-    this.chunks = n < all.length ? [all.subarray(n)] : [];
+    // A large buffer (the header) is not kept alive by a small remainder.
+    this.chunks = n >= all.length ? [] : all.length > 1024 * 1024 ? [Buffer.from(all.subarray(n))] : [all.subarray(n)];
     this.size -= n;
   }
 

@@ -78,7 +78,8 @@ export function parseDataset(buf: Buffer, pos: number, syntax: Syntax, limits: L
         return { elements, pixel: { tag, start: pos, valueStart: h.valueStart, length: h.length === UNDEFINED ? undefined : h.length }, end: pos };
       }
     }
-    const el = p.element(pos, syntax, buf.length, 0);
+    // The top level has no enclosing length: an element running past the buffer is NeedMore or TRUNCATED.
+    const el = p.element(pos, syntax, Number.MAX_SAFE_INTEGER, 0);
     elements.push(el);
     pos = el.end;
   }

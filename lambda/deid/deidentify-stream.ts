@@ -76,11 +76,17 @@ function inflating(src: ByteSource): ByteSource {
   return new ByteSource(z[Symbol.asyncIterator](), zlibError('the deflated dataset ends early'));
 }
 
+/** Deflates the dataset; an odd-length bitstream gets one trailing NUL (PS3.5 A.5). */
 async function* deflating(parts: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const z = createDeflateRaw();
   const feeding = pipeline(Readable.from(parts, { objectMode: false }), z).catch(() => undefined);
-  for await (const c of z) yield c as Buffer;
+  let length = 0;
+  for await (const c of z) {
+    length += (c as Buffer).length;
+    yield c as Buffer;
+  }
   await feeding;
+  if (length % 2) yield Buffer.from([0]);
 }
 
 function topText(header: ParsedDataset, buf: Buffer, tag: number): string {
@@ -185,7 +191,13 @@ export const deidentify: DeidentifyStream = async (input, output, options) => {
     if (body.buffered > o.maxHeaderBytes) throw new DeidRefusedError('TRAILING_DATA', `more than ${o.maxHeaderBytes} bytes follow the pixel data`);
     if (body.buffered === 0) return;
     const tail = body.peek();
-    const parsed = parseDataset(tail, 0, s, { maxDepth: o.maxDepth, final: true }, false);
+    let parsed: ParsedDataset;
+    try {
+      parsed = parseDataset(tail, 0, s, { maxDepth: o.maxDepth, final: true }, false);
+    } catch (err) {
+      if (err instanceof DeidRefusedError) throw new DeidRefusedError('TRAILING_DATA', `what follows the pixel data does not parse (${err.message})`);
+      throw err;
+    }
     const out = rewriteElements(parsed.elements, s, { ...ctx, buf: tail });
     if (out.length) yield Buffer.concat(out);
   }

@@ -1,3 +1,4 @@
+import { DeidRefusedError } from './api';
 import { isLongVr, type Syntax } from './dataset-parser';
 
 /** Encodes an element header: explicit (short or long form) or implicit, either byte order. */
@@ -9,7 +10,7 @@ export function elementHeader(tag: number, vr: string, length: number, s: Syntax
   else {
     h.write(vr, 4, 'latin1');
     if (long) writeU32(h, 8, length, s);
-    else if (length > 0xffff) throw new Error('value too long for a short-form VR');
+    else if (length > 0xffff) throw new DeidRefusedError('MALFORMED', 'a replaced value is too long for its VR');
     else if (s.littleEndian) h.writeUInt16LE(length, 6);
     else h.writeUInt16BE(length, 6);
   }

@@ -27,7 +27,6 @@ export function parseFileMeta(buf: Buffer, final: boolean): FileMeta {
   let pos = 132;
   const values = new Map<number, Buffer>();
   for (;;) {
-    if (buf.length < pos + 2 && final) break;
     need(pos + 2);
     if (buf.readUInt16LE(pos) !== 2) break;
     need(pos + 8);
@@ -83,7 +82,8 @@ export function syntaxOf(ts: string): { syntax: Syntax; deflated: boolean } | un
   if (ts === '1.2.840.10008.1.2.1') return { syntax: EXPLICIT_LE, deflated: false };
   if (ts === '1.2.840.10008.1.2.2') return { syntax: { explicit: true, littleEndian: false }, deflated: false };
   if (ts === '1.2.840.10008.1.2.1.99') return { syntax: EXPLICIT_LE, deflated: true };
-  // Encapsulated: JPEG family, JPEG-LS, JPEG 2000, MPEG, HEVC, HTJ2K (1.2.840.10008.1.2.4.x), RLE (.5), deflated image frames (.8.1).
-  if (/^1\.2\.840\.10008\.1\.2\.(4\.\d+|5|8\.1)$/.test(ts)) return { syntax: EXPLICIT_LE, deflated: false };
+  // Encapsulated: JPEG family, JPEG-LS, JPEG 2000, MPEG, HEVC, HTJ2K (1.2.840.10008.1.2.4.x), RLE (.5),
+  // deflated image frames (.8.1), encapsulated uncompressed (.1.98).
+  if (/^1\.2\.840\.10008\.1\.2\.(4\.\d+|5|8\.1|1\.98)$/.test(ts)) return { syntax: EXPLICIT_LE, deflated: false };
   return undefined;
 }

@@ -5,8 +5,8 @@
  * and docs/deidentification.md for what is and is not covered.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeidRefusedError, deidentifyStream, deriveKeys, localMac, type DateMode, type DeidOptions, type RetainOption, type SafePrivateTag } from '../../lambda/deid/index';
@@ -88,13 +88,16 @@ async function* walk(dir: string): AsyncGenerator<string> {
 }
 
 /** De-identifies one file into a temporary file beside the output, renamed on success, removed on failure. */
-async function one(input: string, output: string, options: DeidOptions): Promise<void> {
+export async function deidentifyFile(input: string, output: string, options: DeidOptions): Promise<void> {
   await mkdir(path.dirname(output), { recursive: true });
   const tmp = path.join(path.dirname(output), `.${path.basename(output)}.${randomBytes(6).toString('hex')}.tmp`);
+  // The file is created before the engine starts, so no late open can recreate it after the unlink below.
+  const out = (await open(tmp, 'wx')).createWriteStream();
   try {
-    await deidentifyStream(createReadStream(input), createWriteStream(tmp, { flags: 'wx' }), options);
+    await deidentifyStream(createReadStream(input), out, options);
     await rename(tmp, output);
   } catch (err) {
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
@@ -164,7 +167,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: (s: stri
     for (const [i, [from, to]] of jobs.entries()) {
       const rel = inStat.isDirectory() ? path.relative(input, from) : path.basename(from);
       try {
-        await one(from, to, options);
+        await deidentifyFile(from, to, options);
         summary.processed++;
       } catch (e) {
         if (e instanceof DeidRefusedError) {

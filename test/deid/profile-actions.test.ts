@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { RetainOption } from '../../lambda/deid/index';
+import { methodText } from '../../lambda/deid/marks';
 import type { ProfileRow } from '../../lambda/deid/profile-row';
 import { dump, type DumpLine } from './dcmdump';
 import { deid } from './run';
@@ -78,6 +79,12 @@ describe('deid: PS3.15 Table E.1-1 actions on a sentinel fixture', function () {
       if (c.column === 'rtnUIDsOpt') expect(top.get('00020003')?.value).to.equal(`[${fixture.topLevel.get('00080018')}]`);
     });
   }
+
+  it('names the edition and every option in at most 64 characters (LO)', function () {
+    const all = methodText('keep-year', new Set<RetainOption>(['patient-characteristics', 'device-identity', 'institution-identity', 'uids', 'safe-private']));
+    expect(all).to.equal('PS3.15-2024e Basic+YearDates+PatChars+DevId+InstId+UIDs+SafePriv');
+    expect(all.length).to.be.at.most(64);
+  });
 
   it('Retain Safe Private keeps exactly the allow-listed private element and its creator', async function () {
     const { out } = await deid(fixture.bytes, { retain: ['safe-private'], safePrivateTags: [{ group: 0x0009, creator: 'SNP00000', element: 0x01 }] });
