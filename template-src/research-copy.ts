@@ -1,11 +1,13 @@
 import { Aspects, Aws, CfnElement, CfnOutput, CfnResource, type CfnCondition, Duration, Fn, type IAspect, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
@@ -296,6 +298,25 @@ export class ResearchCopy extends Construct {
       { id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<ResearchStateMachine56755795.Name>:*]', reason: 'Executions of the research state machine are named after the clinical execution; their ARNs are not known in advance.' },
       { id: 'HIPAA.Security-IAMNoInlinePolicy', reason: 'A standalone AWS::IAM::Policy attached to the clinical state machine role only, created only when de-identification is on.' },
     );
+  }
+
+  /**
+   * Research alarms (docs/operations.md), on the stack's alarm topic; like
+   * everything here they exist only when de-identification is on.
+   */
+  public addAlarms(topic: sns.ITopic): void {
+    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
+      const a = new cloudwatch.Alarm(this, id, {
+        alarmName: `${Aws.STACK_NAME}-${id}`, alarmDescription: description, metric, threshold: 0, evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      a.addAlarmAction(new cwActions.SnsAction(topic));
+    };
+    alarm('ResearchInstancesFailed', this.instancesFailedMetric, 'Instances got no research copy for a reason other than a refusal (see docs/operations.md, research copies).');
+    alarm('ResearchExecutionsFailed', this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }), 'A research-copy execution failed (manifest unreadable, DynamoDB or S3 unavailable after retries); the clinical import went on.');
+    for (const fn of this.functions) {
+      alarm(`LambdaErrors${fn.node.id}`, fn.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }), 'A research-copy Lambda function reported errors.');
+    }
   }
 
   private buildStateMachine(fns: Record<ResearchHandler, lambda.Function>): sfn.StateMachine {

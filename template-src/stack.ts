@@ -155,6 +155,7 @@ export class DicomStoreScpStack extends Stack {
       lambdaCode: lambda.Code.fromBucket(artifacts, props.build.lambdaKey), logRetentionDays: Number(ops.logRetentionDays.default),
     });
     research.startedBy(workflow.stateMachine as sfn.StateMachine);
+    research.addAlarms(monitoring.topic);
     monitoring.addWorkflowAlarms(workflow);
     dashboard.addWorkflowWidgets(workflow);
     const stateMachine = workflow.stateMachine as ImportWorkflow['stateMachine'] | undefined;
