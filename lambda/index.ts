@@ -12,4 +12,4 @@ export {
   sweepOrphanBatches,
 } from './handlers';
 // Research copies (issue 16): template-src/research-copy.ts lists them.
-export { researchPlanBatch, researchCopyChunk, researchSummarize } from './research/handlers';
+export { researchPlanBatch, researchCopyChunk, researchSummarize, uploadIngest } from './research/handlers';

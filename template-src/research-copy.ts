@@ -2,7 +2,11 @@ import { Aspects, Aws, CfnElement, CfnOutput, CfnResource, type CfnCondition, Du
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -26,7 +30,10 @@ export const RESEARCH_MAP_CONCURRENCY = 8;
 export const RESEARCH_INSTANCE_CONCURRENCY = 4;
 
 /** Export names in lambda/index.ts, one per research function. */
-export const RESEARCH_HANDLERS = ['researchPlanBatch', 'researchCopyChunk', 'researchSummarize'] as const;
+export const RESEARCH_HANDLERS = ['researchPlanBatch', 'researchCopyChunk', 'researchSummarize', 'uploadIngest'] as const;
+/** Upload ingest: S3 events of uploads/ wait in SQS up to this long (the quiet period) or until this many (the count limit). */
+export const UPLOAD_BATCH_WINDOW_SECONDS = 60;
+export const UPLOAD_BATCH_MAX_FILES = 1000;
 type ResearchHandler = (typeof RESEARCH_HANDLERS)[number];
 
 /** Properties of {@link ResearchCopy}. */
@@ -60,6 +67,8 @@ export class ResearchCopy extends Construct {
   /** ARN of the HMAC key (created or given). */
   public readonly keyArn: string;
   public readonly functions: lambda.Function[] = [];
+  /** Dead-letter queue of the upload events (alarm). */
+  public uploadDeadLetterQueue!: sqs.IQueue;
   /** Instances that could not be copied for a reason other than a refusal (alarm). */
   public readonly instancesFailedMetric: cloudwatch.IMetric;
   /** Instances the engine refused (burned-in, unparseable). */
@@ -200,7 +209,7 @@ export class ResearchCopy extends Construct {
         memorySize: copy ? 1024 : 256,
         // A chunk streams up to RESEARCH_CHUNK_SIZE instances through /tmp (one output file per instance in flight).
         ephemeralStorageSize: copy ? Size.gibibytes(10) : undefined,
-        timeout: copy ? Duration.minutes(15) : Duration.minutes(2),
+        timeout: copy || name === 'uploadIngest' ? Duration.minutes(15) : Duration.minutes(2),
         environment: { ...env },
         description: `DICOM research copy: ${name}`,
       });
@@ -208,7 +217,7 @@ export class ResearchCopy extends Construct {
         { id: 'AwsSolutions-L1', reason: 'Pinned to Node.js 22: the bundle is built by esbuild for node22 and tested on it.' },
         { id: 'HIPAA.Security-LambdaInsideVPC', reason: 'Talks only to S3, DynamoDB and KMS public endpoints over TLS with IAM auth; no VPC resources to reach.' },
         { id: 'HIPAA.Security-LambdaConcurrency', reason: 'Concurrency is bounded by the research Map state (MaxConcurrency) and one execution per sealed batch; reserved concurrency fails in accounts with a low limit.' },
-        { id: 'HIPAA.Security-LambdaDLQ', reason: 'Invoked synchronously by Step Functions; failures are caught in the state machine and recorded per instance, a DLQ would never receive anything.' },
+        { id: 'HIPAA.Security-LambdaDLQ', reason: name === 'uploadIngest' ? 'Invoked by an SQS event source; the source queue has a redrive policy to a DLQ.' : 'Invoked synchronously by Step Functions; failures are caught in the state machine and recorded per instance, a DLQ would never receive anything.' },
       );
       Validations.of(role).acknowledge(
         { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray PutTraceSegments / PutTelemetryRecords support no resource-level permissions.' },
@@ -236,6 +245,26 @@ export class ResearchCopy extends Construct {
       for (const prefix of prefixes) Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::<${stagingIds}.Arn>/${prefix}*]`, reason: 'Object actions scoped to one prefix of the staging bucket; batch ids and SOP Instance UIDs are not known in advance.' });
     }
     Validations.of(roles.researchCopyChunk).acknowledge({ id: `AwsSolutions-IAM5[Resource::<ProcessedBucket.Arn>/${PROCESSED_PREFIX}*]`, reason: 'Writes research copies under studies/; the de-identified UIDs of the object keys are computed per instance.' });
+
+    // S3 upload ingest: Object Created under uploads/ -> EventBridge -> SQS (batching window = quiet period) -> uploadIngest.
+    fns.uploadIngest.addEnvironment('UPLOAD_BATCH_MAX_FILES', String(UPLOAD_BATCH_MAX_FILES));
+    const queue = (qid: string, retention: Duration, extra: Partial<sqs.QueueProps> = {}) => new sqs.Queue(this, qid, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: retention, ...extra });
+    const uploadDlq = queue('UploadEventDlq', Duration.days(14));
+    Validations.of(uploadDlq).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the upload event queue and of its EventBridge target.' });
+    this.uploadDeadLetterQueue = uploadDlq;
+    const uploadQueue = queue('UploadEventQueue', Duration.days(4), { visibilityTimeout: Duration.minutes(16 * 6), deadLetterQueue: { queue: uploadDlq, maxReceiveCount: 5 } });
+    new events.Rule(this, 'UploadEventRule', {
+      description: 'An object was uploaded under uploads/ in the staging bucket',
+      eventPattern: { source: ['aws.s3'], detailType: ['Object Created'], detail: { bucket: { name: [props.stagingBucket.bucketName] }, object: { key: [{ prefix: 'uploads/' }] } } },
+      targets: [new targets.SqsQueue(uploadQueue, { deadLetterQueue: uploadDlq, retryAttempts: 185, maxEventAge: Duration.hours(24) })],
+    });
+    fns.uploadIngest.addEventSource(new eventSources.SqsEventSource(uploadQueue, {
+      batchSize: UPLOAD_BATCH_MAX_FILES, maxBatchingWindow: Duration.seconds(UPLOAD_BATCH_WINDOW_SECONDS), maxConcurrency: 2, reportBatchItemFailures: true,
+    }));
+    const st = (prefix: string) => props.stagingBucket.arnForObjects(`${prefix}*`);
+    roles.uploadIngest.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:DeleteObject'], resources: [st('uploads/')] }));
+    roles.uploadIngest.addToPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [st('incoming/'), st('batches/'), st('failed/uploads/')] }));
+    for (const prefix of ['uploads/', 'incoming/', 'batches/', 'failed/uploads/']) Validations.of(roles.uploadIngest).acknowledge({ id: `AwsSolutions-IAM5[Resource::<${stagingIds}.Arn>/${prefix}*]`, reason: 'Upload ingest moves user-named objects from uploads/ into new batches or failed/uploads/; names are not known in advance.' });
 
     for (const name of RESEARCH_HANDLERS) dependOnPolicyOnly(fns[name].node.defaultChild as CfnResource, roles[name]);
     this.stateMachine = this.buildStateMachine(fns);
@@ -314,6 +343,7 @@ export class ResearchCopy extends Construct {
     };
     alarm('ResearchInstancesFailed', this.instancesFailedMetric, 'Instances got no research copy for a reason other than a refusal (see docs/operations.md, research copies).');
     alarm('ResearchExecutionsFailed', this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }), 'A research-copy execution failed (manifest unreadable, DynamoDB or S3 unavailable after retries); the clinical import went on.');
+    alarm('DeadLettersUploadEventDlq', this.uploadDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }), 'Upload events could not be processed 5 times; the uploads are still under uploads/.');
     for (const fn of this.functions) {
       alarm(`LambdaErrors${fn.node.id}`, fn.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }), 'A research-copy Lambda function reported errors.');
     }
