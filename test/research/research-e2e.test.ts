@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
@@ -12,6 +12,8 @@ import { basicElements, part10, type El } from '../deid/dataset-builder';
 import { runDcmtk } from '../helpers/dcmtk';
 import { MOTO_ENV } from '../helpers/moto-server';
 import { spawnScp, type ScpProcess } from '../helpers/scp';
+import { main } from '../../scripts/research/cli';
+import { startExpiryProxy } from './expiry-proxy';
 import { PROCESSED_BUCKET, startResearchPipeline, type ResearchPipeline } from './research-harness';
 
 /** Values that identify the patient / visit in the source instances; none may reach a research copy. */
@@ -152,6 +154,82 @@ describe('e2e: research copies of every batch (storescu → SCP → batch → re
     const researchLines = p.output.filter((l) => String(l['component'] ?? '').startsWith('research')).map((l) => JSON.stringify(l));
     expect(researchLines.length).to.be.greaterThan(0);
     for (const line of researchLines) for (const value of [...Object.values(PHI), STUDY, SERIES1, SERIES2]) expect(line).not.to.include(value);
+  });
+
+  it('research CLI on those copies: status equals the records, presign URLs fetch (capped expiry, audit lines) and stop after expiry, download verifies and resumes', async () => {
+    const keys = await deriveKeys(kmsMac(p.kms, p.keyArn));
+    const newStudy = pseudonymUid(keys, STUDY);
+    const proxy = await startExpiryProxy(p.moto.endpoint);
+    const run = async (...args: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const code = await main([...args, '--processed-bucket', PROCESSED_BUCKET, '--table', p.tableName, '--max-expiry', '120'], (s) => { stdout += s; }, (s) => { stderr += s; });
+      return { code, stdout, stderr };
+    };
+    const savedEndpoint = process.env['S3_ENDPOINT'];
+    process.env['S3_ENDPOINT'] = proxy.endpoint;
+    try {
+      // status: per batch, the numbers equal the DynamoDB records.
+      const batchIds = p.researchRuns.map((r) => r.input.batchId);
+      for (const id of batchIds) {
+        const st = await run('status', '--batch', id);
+        expect(st.code, st.stderr).to.equal(0);
+        const status = JSON.parse(st.stdout);
+        const records = await researchInstances(p.ddb, p.tableName, id);
+        for (const s of ['COPIED', 'REFUSED', 'FAILED']) expect(status.records[s], s).to.equal(records.filter((r) => r['status'] === s).length);
+        expect(status.research).to.include({ copied: status.records.COPIED, refused: status.records.REFUSED });
+        expect(status.refused.map((r: any) => r.reason)).to.deep.equal(records.filter((r) => r['status'] === 'REFUSED').map((r) => r['reason']));
+      }
+      const study = JSON.parse((await run('status', '--study', newStudy)).stdout);
+      expect(study).to.include({ copies: 5 });
+      expect(study.batches).to.have.members(batchIds);
+
+      // presign a study: capped at the stack maximum with a warning, one audit line per URL without the signature.
+      const pre = await run('presign', '--study', newStudy, '--expires', '100000');
+      expect(pre.code, pre.stderr).to.equal(0);
+      const manifest = JSON.parse(pre.stdout);
+      expect(manifest.expiresInSeconds).to.equal(120);
+      expect(pre.stderr).to.match(/warning: expiry shortened from 100000 s to the stack maximum 120 s/);
+      const audit = pre.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      expect(audit.map((a) => a.key).sort()).to.deep.equal(manifest.objects.map((o: any) => o.key).sort());
+      expect(pre.stderr).not.to.include('X-Amz-Signature');
+      expect(manifest.objects).to.have.length(5);
+      for (const o of manifest.objects) {
+        const res = await fetch(o.url);
+        expect(res.status).to.equal(200);
+        const body = Buffer.from(await res.arrayBuffer());
+        expect(createHash('sha256').update(body).digest('hex')).to.equal(o.sha256);
+        expect(body.length).to.equal(o.bytes);
+      }
+      // Keys outside the processed prefix are refused.
+      const refused = await run('presign', '--key', 'incoming/x/1.2.3.dcm');
+      expect(refused.code).to.equal(2);
+      expect(refused.stderr).to.match(/refused: only research copies/);
+
+      // download: verified, then resumed (nothing fetched again), a damaged local file is fetched again.
+      const out = await mkdtemp(join(tmpdir(), 'research-dl-'));
+      const manifestFile = join(out, 'manifest.json');
+      await writeFile(manifestFile, pre.stdout);
+      const first = JSON.parse((await run('download', '--manifest', manifestFile, '--dir', join(out, 'copies'))).stdout);
+      expect(first).to.deep.equal({ downloaded: 5, skipped: 0, failed: [] });
+      const local = join(out, 'copies', ...manifest.objects[0].key.split('/'));
+      expect(createHash('sha256').update(await readFile(local)).digest('hex')).to.equal(manifest.objects[0].sha256);
+      await writeFile(local, 'damaged');
+      const second = JSON.parse((await run('download', '--manifest', manifestFile, '--dir', join(out, 'copies'))).stdout);
+      expect(second).to.deep.equal({ downloaded: 1, skipped: 4, failed: [] });
+
+      // A URL stops working after its expiry.
+      const short = JSON.parse((await run('presign', '--key', manifest.objects[0].key, '--expires', '1')).stdout);
+      expect((await fetch(short.objects[0].url)).status).to.equal(200);
+      await new Promise((r) => setTimeout(r, 2200));
+      expect((await fetch(short.objects[0].url)).status).to.equal(403);
+      const late = await run('download', '--manifest', await (async () => { const f = join(out, 'short.json'); await writeFile(f, JSON.stringify(short)); return f; })(), '--dir', join(out, 'late'));
+      expect(late.code).to.equal(1);
+      expect(JSON.parse(late.stdout).failed[0].reason).to.match(/HTTP 403/);
+    } finally {
+      process.env['S3_ENDPOINT'] = savedEndpoint;
+      await proxy.stop();
+    }
   });
 });
 
