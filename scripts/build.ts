@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const tKey = templateKey(marketplace.version, templateSha);
   const homeRegion = marketplace.regions[0]!;
   const templateUrl = objectUrl(bucketName(marketplace.artifactBucketPrefix, homeRegion), homeRegion, tKey);
-  const changeset = buildChangeSet({ marketplace, templateUrl, imageDigest: image.manifestDigest });
+  const changeset = buildChangeSet({ marketplace, templateKey: tKey, imageDigest: image.manifestDigest });
   const changesetBytes = Buffer.from(`${JSON.stringify(changeset, null, 2)}\n`);
 
   const report: BuildReport = {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PRODUCT_CODE_PATTERN } from '../container/src/marketplace';
 
 /** Build-time inputs placed in the template, so a buyer never types them. */
 export interface TemplateBuildOptions {
@@ -60,8 +61,8 @@ export function buildOptionProblems(options: TemplateBuildOptions): string[] {
   if (!/^lambda\/[^/]+\/lambda-[0-9a-f]{64}\.zip$/.test(options.lambdaKey)) {
     problems.push(`lambdaKey "${options.lambdaKey}" is not lambda/<version>/lambda-<sha256>.zip`);
   }
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(options.productCode)) {
-    problems.push(`productCode "${options.productCode}" is empty or has characters other than letters, digits, - and _`);
+  if (!new RegExp(PRODUCT_CODE_PATTERN).test(options.productCode)) {
+    problems.push(`productCode "${options.productCode}" is empty, longer than 255 characters or has characters other than letters, digits, - and _`);
   }
   if (!/^[0-9A-Za-z.+-]{1,40}$/.test(options.version)) {
     problems.push(`version "${options.version}" is not a version string`);

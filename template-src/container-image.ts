@@ -1,4 +1,4 @@
-import { Aws } from 'aws-cdk-lib';
+import { Aws, Fn } from 'aws-cdk-lib';
 
 /** An Amazon ECR repository named by an image reference. */
 export interface EcrRepositoryRef {
@@ -24,4 +24,19 @@ export function parseEcrImage(imageUri: string): EcrRepositoryRef | undefined {
 /** ARN of the repository (partition resolved at deployment). */
 export function repositoryArn(ref: EcrRepositoryRef): string {
   return `arn:${Aws.PARTITION}:ecr:${ref.region}:${ref.account}:repository/${ref.repository}`;
+}
+
+/**
+ * ARN of the ECR repository of an image reference known only at deployment
+ * (a parameter): `<account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag|@digest]`
+ * → `arn:<partition>:ecr:<region>:<account>:repository/<repository>`. Used only
+ * under a condition that the reference is given; a reference outside ECR
+ * yields an ARN that matches no repository, so nothing is granted.
+ */
+export function repositoryArnOfParameter(imageUri: string): string {
+  const host = Fn.select(0, Fn.split('/', imageUri));
+  const hostParts = Fn.split('.', host);
+  const path = Fn.select(1, Fn.split('.amazonaws.com/', imageUri));
+  const repository = Fn.select(0, Fn.split('@', Fn.select(0, Fn.split(':', path))));
+  return `arn:${Aws.PARTITION}:ecr:${Fn.select(3, hostParts)}:${Fn.select(0, hostParts)}:repository/${repository}`;
 }

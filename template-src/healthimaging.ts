@@ -14,6 +14,10 @@ export interface HealthImagingProps {
   readonly stagingBucket: s3.IBucket;
   /** Import output: HealthImaging writes job output here. */
   readonly resultsBucket: s3.IBucket;
+  /** Customer managed KMS key of an existing data store, used when `datastoreKeyGiven`. */
+  readonly datastoreKeyArn: string;
+  /** True when ExistingDatastoreKmsKeyArn is not empty. */
+  readonly datastoreKeyGiven: CfnCondition;
 }
 
 /**
@@ -27,9 +31,11 @@ export class HealthImaging extends Construct {
   public readonly datastoreArn: string;
   /** Role HealthImaging assumes for import jobs of this data store only. */
   public readonly dataAccessRole: iam.Role;
+  private readonly props: HealthImagingProps;
 
   constructor(scope: Construct, id: string, props: HealthImagingProps) {
     super(scope, id);
+    this.props = props;
     const datastore = new CfnDatastore(this, 'Datastore', { datastoreName: Aws.STACK_NAME });
     datastore.overrideLogicalId('Datastore');
     datastore.cfnOptions.condition = props.createDatastore;
@@ -83,5 +89,30 @@ export class HealthImaging extends Construct {
           'Import jobs read every object of a batch prefix under incoming/ and write job output under generated folder names; object keys are not known in advance.',
       });
     }
+  }
+
+  /**
+   * Lets `roles` use the existing data store's customer managed key, through
+   * HealthImaging only (kms:ViaService), when ExistingDatastoreKmsKeyArn is
+   * given. HealthImaging needs DescribeKey for every call, GenerateDataKey for
+   * writes (imports), Decrypt for reads, and grants for its own use (AWS
+   * HealthImaging Developer Guide, "Data encryption").
+   */
+  public grantDatastoreKeyUse(roles: readonly iam.IRole[]): void {
+    const policy = new iam.Policy(this, 'DatastoreKeyUse', {
+      roles: [...roles],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['kms:DescribeKey', 'kms:GenerateDataKey', 'kms:Decrypt', 'kms:CreateGrant', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
+          resources: [this.props.datastoreKeyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `medical-imaging.${Aws.REGION}.amazonaws.com` } },
+        }),
+      ],
+    });
+    (policy.node.defaultChild as iam.CfnPolicy).cfnOptions.condition = this.props.datastoreKeyGiven;
+    Validations.of(policy).acknowledge({
+      id: 'HIPAA.Security-IAMNoInlinePolicy',
+      reason: 'A standalone AWS::IAM::Policy, present only when ExistingDatastoreKmsKeyArn is given, scoped to that one key through HealthImaging.',
+    });
   }
 }

@@ -1,4 +1,4 @@
-import { CfnElement, type CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, CfnElement, type CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -13,6 +13,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { vendedLogGroupName } from './log-retention';
 
 /**
  * Contract between the stack (template issue) and the import workflow
@@ -100,7 +101,7 @@ export class ImportWorkflow extends Construct {
     super(scope, id);
     validateProps(props);
     this.logsKey = props.logsEncryptionKey;
-    const stackName = Stack.of(this).stackName;
+    const stackName = Aws.STACK_NAME;
     const retention = props.logRetentionDays as logs.RetentionDays;
     const resultsPrefix = props.resultsPrefix ?? 'import-results/';
     const jobWaitTimeout = props.jobWaitTimeout ?? Duration.hours(6);
@@ -272,7 +273,7 @@ export class ImportWorkflow extends Construct {
         .otherwise(beforeImport ? beforeImport(this, importChain) : importChain),
     );
 
-    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', { retention, encryptionKey: this.logsKey });
+    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', { logGroupName: vendedLogGroupName('states', 'import'), retention, encryptionKey: this.logsKey });
     if (!this.logsKey) ackLogsKey(logGroup);
     const sm = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),

@@ -9,7 +9,10 @@ export const JOB_TABLE_LOGICAL_ID = 'JobTable';
  * The job / batch / instance table of docs/data-contracts.md: `pk`/`sk`,
  * GSIs `gsi1` (SOP instance lookup) and `gsi2` (recent failures), projection
  * ALL; on-demand, point-in-time recovery, KMS encryption (AWS managed key),
- * deletion protection, retained on stack deletion.
+ * retained on stack deletion (RetainExceptOnCreate, see StatefulRetention).
+ * No deletion protection in the template: it would make CloudFormation fail
+ * to roll back a failed first create (it cannot delete the table); the
+ * deployment guide has buyers turn it on once the stack is created.
  */
 export class JobTable extends Construct {
   /** The table. */
@@ -24,7 +27,6 @@ export class JobTable extends Construct {
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     for (const index of ['gsi1', 'gsi2']) {

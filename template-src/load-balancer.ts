@@ -26,6 +26,8 @@ export interface DicomLoadBalancerProps {
   readonly tlsEnabled: CfnCondition;
   /** ACM certificate ARN (used only when `tlsEnabled`). */
   readonly certificateArn: string;
+  /** NLB TLS security policy name of the TLS listener (the TLSSecurityPolicy parameter). */
+  readonly tlsSecurityPolicy: string;
   /** Access log destination; it must already allow delivery.logs.amazonaws.com. */
   readonly logBucket: s3.IBucket;
   /**
@@ -35,8 +37,6 @@ export interface DicomLoadBalancerProps {
   readonly deregistrationDelaySeconds?: number;
 }
 
-/** TLS policy of the TLS listener: TLS 1.3 and 1.2 with forward secrecy only. */
-export const TLS_POLICY = 'ELBSecurityPolicy-TLS13-1-2-Res-2021-06';
 
 /**
  * Network Load Balancer with one listener on the DICOM port (TCP, or TLS
@@ -105,7 +105,7 @@ export class DicomLoadBalancer extends Construct {
       loadBalancerArn: this.loadBalancer.ref,
       port: props.scpPort,
       protocol: Token.asString(Fn.conditionIf(tls, 'TLS', 'TCP')),
-      sslPolicy: Token.asString(Fn.conditionIf(tls, TLS_POLICY, Aws.NO_VALUE)),
+      sslPolicy: Token.asString(Fn.conditionIf(tls, props.tlsSecurityPolicy, Aws.NO_VALUE)),
       certificates: Token.asAny(
         Fn.conditionIf(tls, [{ CertificateArn: props.certificateArn }], Aws.NO_VALUE),
       ) as unknown as elbv2.CfnListener.CertificateProperty[],

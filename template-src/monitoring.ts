@@ -1,6 +1,7 @@
 import { Aws, Duration, Validations, type CfnCondition } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
@@ -22,6 +23,14 @@ export interface MonitoringProps {
   readonly targetGroupFullName: string;
 }
 
+/** Every alarm of the stack is named `<stack name>-<id>`: the topic policy relies on it. */
+const ALARM_NAME_PREFIX = `${Aws.STACK_NAME}-`;
+
+/** ARN pattern matching every alarm of this stack (and no alarm of another stack with a different name). */
+export function alarmArnPattern(): string {
+  return `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:${ALARM_NAME_PREFIX}*`;
+}
+
 /** Alarms: the troubleshooting guide's recommendations, to one SNS topic. */
 export class Monitoring extends Construct {
   /** Topic every alarm notifies (alarm and OK). */
@@ -32,6 +41,21 @@ export class Monitoring extends Construct {
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
     this.topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'DICOM Store SCP alarms', enforceSSL: true });
+    // A topic policy replaces SNS's default policy: with only enforceSSL's Deny
+    // in it, CloudWatch could not publish and every alarm would fire silently.
+    // Allow CloudWatch, for this account's alarms named by this stack only.
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsOfThisStack',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'aws:SourceArn': alarmArnPattern() },
+        },
+      }),
+    );
     Validations.of(this.topic).acknowledge({
       id: 'AwsSolutions-SNS2',
       reason:
@@ -107,7 +131,7 @@ export class Monitoring extends Construct {
     treatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
   ): void {
     const alarm = new cloudwatch.Alarm(this, id, {
-      alarmName: `${Aws.STACK_NAME}-${id}`,
+      alarmName: `${ALARM_NAME_PREFIX}${id}`,
       alarmDescription: description,
       metric,
       threshold,

@@ -23,7 +23,23 @@ export interface NetworkParameters {
   readonly requireCalledAeTitle: CfnParameter;
   readonly requireCallingAeTitle: CfnParameter;
   readonly tlsCertificateArn: CfnParameter;
+  readonly tlsSecurityPolicy: CfnParameter;
 }
+
+/**
+ * Network Load Balancer TLS security policies offered (Elastic Load Balancing
+ * User Guide, "Security policies for your Network Load Balancer"). The
+ * default is the console's restricted TLS 1.3/1.2 forward-secrecy policy; the
+ * Ext policies add the CBC and non-ECDHE ciphers older DICOM TLS senders may
+ * need.
+ */
+export const TLS_SECURITY_POLICIES = Object.freeze([
+  'ELBSecurityPolicy-TLS13-1-2-Res-2021-06',
+  'ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09',
+  'ELBSecurityPolicy-TLS13-1-2-2021-06',
+  'ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06',
+  'ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06',
+] as const);
 
 /** Declares the network-facing parameters. */
 export function addNetworkParameters(catalogue: ParameterCatalogue): NetworkParameters {
@@ -62,7 +78,8 @@ export function addNetworkParameters(catalogue: ParameterCatalogue): NetworkPara
     type: 'String',
     default: '',
     pattern: OPTIONAL_CIDR,
-    description: 'Adds the "VPC internal access" rule: this range may connect to the DICOM port. Empty = no such rule.',
+    description:
+      'Adds the "VPC internal access" rule: this range may connect to the DICOM port. Empty = no such rule. Only effective with an internal load balancer: senders inside the VPC reach an internet-facing one from their NAT gateway\'s public address (allow that in a PeerCIDR).',
   });
   const securityGroupId = catalogue.add('SecurityGroupID', {
     group: 'Network',
@@ -129,6 +146,16 @@ export function addNetworkParameters(catalogue: ParameterCatalogue): NetworkPara
       'When set, the load balancer listener speaks DICOM over TLS (TLS 1.2/1.3) with this AWS Certificate Manager certificate of this Region. Empty = plain TCP.',
   });
 
+  const tlsSecurityPolicy = catalogue.add('TLSSecurityPolicy', {
+    group: 'Security',
+    label: 'TLS security policy',
+    type: 'String',
+    default: TLS_SECURITY_POLICIES[0],
+    allowedValues: [...TLS_SECURITY_POLICIES],
+    description:
+      'Protocols and ciphers of the TLS listener (used only with a certificate). The default allows TLS 1.3 and 1.2 with forward-secret AES-GCM ciphers; choose an Ext policy only if an older sender cannot connect.',
+  });
+
   return {
     vpcId,
     publicSubnetIds,
@@ -142,5 +169,6 @@ export function addNetworkParameters(catalogue: ParameterCatalogue): NetworkPara
     requireCalledAeTitle,
     requireCallingAeTitle,
     tlsCertificateArn,
+    tlsSecurityPolicy,
   };
 }

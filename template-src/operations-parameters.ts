@@ -1,6 +1,6 @@
 import type { CfnParameter } from 'aws-cdk-lib';
 import type { ParameterCatalogue } from './parameter-catalogue';
-import { OPTIONAL_DATASTORE_ID, OPTIONAL_EMAIL, OPTIONAL_IMAGE_URI, UID_LIST } from './patterns';
+import { OPTIONAL_DATASTORE_ID, OPTIONAL_EMAIL, OPTIONAL_IMAGE_URI, OPTIONAL_KMS_KEY_ARN, UID_LIST } from './patterns';
 
 /** Fargate memory sizes (MiB) valid for each CPU size this product offers. */
 export const FARGATE_MEMORY_BY_CPU: Readonly<Record<string, readonly number[]>> = {
@@ -21,6 +21,7 @@ export interface OperationsParameters {
   readonly desiredCount: CfnParameter;
   readonly maxCapacity: CfnParameter;
   readonly existingDatastoreId: CfnParameter;
+  readonly existingDatastoreKmsKeyArn: CfnParameter;
   readonly stagingRetentionDays: CfnParameter;
   readonly alarmEmail: CfnParameter;
   readonly logRetentionDays: CfnParameter;
@@ -32,6 +33,9 @@ export interface OperationsParameters {
   readonly containerImageOverride: CfnParameter;
 }
 
+/** Every accepted value of TaskDesiredCount and AutoscaleMaxCapacity: 1 to 100. */
+export const TASK_COUNTS: readonly number[] = Object.freeze(Array.from({ length: 100 }, (_, i) => i + 1));
+
 /** Declares sizing, retention, monitoring and advanced parameters. */
 export function addOperationsParameters(catalogue: ParameterCatalogue): OperationsParameters {
   const count = (id: string, label: string, def: number, description: string): CfnParameter =>
@@ -39,9 +43,10 @@ export function addOperationsParameters(catalogue: ParameterCatalogue): Operatio
       group: 'Performance',
       label,
       type: 'Number',
-      default: def,
-      minValue: 1,
-      maxValue: 100,
+      default: String(def),
+      // A list rather than Min/MaxValue: the TaskCountsFit rules compare the
+      // two counts by exact value, so every accepted value must be canonical.
+      allowedValues: TASK_COUNTS.map(String),
       constraintDescription: 'A whole number of tasks from 1 to 100.',
       description,
     });
@@ -89,6 +94,15 @@ export function addOperationsParameters(catalogue: ParameterCatalogue): Operatio
       default: '',
       pattern: OPTIONAL_DATASTORE_ID,
       description: 'Empty = the stack creates a data store (kept when the stack is deleted). Otherwise images are imported into this one.',
+    }),
+    existingDatastoreKmsKeyArn: catalogue.add('ExistingDatastoreKmsKeyArn', {
+      group: 'Data and retention',
+      label: 'KMS key of the existing data store (optional)',
+      type: 'String',
+      default: '',
+      pattern: OPTIONAL_KMS_KEY_ARN,
+      description:
+        'Only with ExistingDatastoreId, when that data store is encrypted with a customer managed KMS key: the import functions get permission to use the key through HealthImaging. The key policy must allow this account too.',
     }),
     stagingRetentionDays: catalogue.add('StagingRetentionDays', {
       group: 'Data and retention',

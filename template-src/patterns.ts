@@ -68,15 +68,25 @@ export const OPTIONAL_DATASTORE_ID: ParameterPattern = {
     'Leave empty to create a new data store, or enter the 32-character id of an existing AWS HealthImaging data store in this Region.',
 };
 
+/** Optional AWS KMS key ARN (not an alias). */
+export const OPTIONAL_KMS_KEY_ARN: ParameterPattern = {
+  pattern: '^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36})?$',
+  description: 'Leave empty, or enter a KMS key ARN such as arn:aws:kms:<region>:<account>:key/<key id> (not an alias).',
+};
+
 /** Optional e-mail address. */
 export const OPTIONAL_EMAIL: ParameterPattern = {
   pattern: '^([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,})?$',
   description: 'Leave empty for no e-mail subscription, or enter one e-mail address (for example pacs-admin@example.org).',
 };
 
-/** Optional container image reference (registry/repository:tag or @sha256:digest). */
+/**
+ * Optional Amazon ECR image reference (account.dkr.ecr.region.amazonaws.com/repository:tag
+ * or @sha256:digest). ECR only: the execution role is granted pull on exactly
+ * this repository, derived from the reference (container-image.ts).
+ */
 export const OPTIONAL_IMAGE_URI: ParameterPattern = {
-  pattern: '^([a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+(:[A-Za-z0-9._-]{1,128}|@sha256:[0-9a-f]{64}))?$',
+  pattern: '^([0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com/[a-z0-9._/-]+(:[A-Za-z0-9._-]{1,128}|@sha256:[0-9a-f]{64}))?$',
   description:
-    'Leave empty to run the image this version was built with, or enter a full image reference such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag.',
+    'Leave empty to run the image this version was built with, or enter a full Amazon ECR image reference such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag.',
 };

@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { parseEcrImage, repositoryArn } from './container-image';
+import { parseEcrImage, repositoryArn, repositoryArnOfParameter } from './container-image';
 
 /** Properties of {@link ScpTaskDefinition}. */
 export interface ScpTaskDefinitionProps {
@@ -150,14 +150,11 @@ export class ScpTaskDefinition extends Construct {
 
     const overridePull = new iam.Policy(this, 'OverrideImagePull', {
       roles: [role],
-      statements: [new iam.PolicyStatement({ actions: pull, resources: [`arn:${Aws.PARTITION}:ecr:*:*:repository/*`] })],
+      // Only the repository ContainerImageOverride names, not every repository.
+      statements: [new iam.PolicyStatement({ actions: pull, resources: [repositoryArnOfParameter(props.imageOverride)] })],
     });
     (overridePull.node.defaultChild as iam.CfnPolicy).cfnOptions.condition = props.imageOverridden;
     acknowledgeRolePolicy(overridePull);
-    Validations.of(overridePull).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:*:*:repository/*]',
-      reason: 'Exists only when ContainerImageOverride is set (support cases); the override image may live in any ECR repository the operator names.',
-    });
   }
 }
 

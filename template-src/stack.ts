@@ -1,4 +1,5 @@
 import { Aspects, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -22,6 +23,7 @@ import { addTemplateRules } from './rules';
 import { CONTAINER_DICOM_PORT, HEALTH_PORT, SCP_CONTAINER_NAME, ScpTaskDefinition } from './scp-task-definition';
 import { ScpService } from './scp-service';
 import { SecurityGroups } from './security-groups';
+import { StatefulRetention } from './stateful-retention';
 import { Storage } from './storage';
 
 /** Properties of {@link DicomStoreScpStack}. */
@@ -47,6 +49,7 @@ export class DicomStoreScpStack extends Stack {
     catalogue.renderInterface();
     addTemplateRules(this, net, ops);
     Aspects.of(this).add(new LogRetentionPolicy(ops.logRetentionDays.valueAsNumber));
+    Aspects.of(this).add(new StatefulRetention());
 
     const scpPort = net.scpPort.valueAsNumber;
     const storage = new Storage(this, 'Storage', { stagingRetentionDays: ops.stagingRetentionDays.valueAsNumber });
@@ -56,6 +59,8 @@ export class DicomStoreScpStack extends Stack {
       existingDatastoreId: ops.existingDatastoreId.valueAsString,
       stagingBucket: storage.stagingBucket,
       resultsBucket: storage.resultsBucket,
+      datastoreKeyArn: ops.existingDatastoreKmsKeyArn.valueAsString,
+      datastoreKeyGiven: catalogue.given(ops.existingDatastoreKmsKeyArn),
     });
 
     const groups = new SecurityGroups(this, 'SecurityGroups', {
@@ -84,6 +89,7 @@ export class DicomStoreScpStack extends Stack {
       healthPort: HEALTH_PORT,
       tlsEnabled,
       certificateArn: net.tlsCertificateArn.valueAsString,
+      tlsSecurityPolicy: net.tlsSecurityPolicy.valueAsString,
       logBucket: storage.logBucket,
     });
 
@@ -150,6 +156,12 @@ export class DicomStoreScpStack extends Stack {
       logRetentionDays: Number(ops.logRetentionDays.default),
       beforeImport: researchCopySteps,
     });
+    // The functions that call HealthImaging on the data store.
+    imaging.grantDatastoreKeyUse(
+      [workflow.functionsByName.startImportJob, workflow.functionsByName.checkImportStatus]
+        .map((fn) => fn.role)
+        .filter((role): role is iam.IRole => role !== undefined),
+    );
     const research = new ResearchCopy(this, 'Research', {
       params: deid, stagingBucket: storage.stagingBucket, logBucket: storage.logBucket, table: jobs.table,
       lambdaCode: lambda.Code.fromBucket(artifacts, props.build.lambdaKey), logRetentionDays: Number(ops.logRetentionDays.default),

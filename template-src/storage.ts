@@ -9,6 +9,9 @@ export interface StorageProps {
   readonly stagingRetentionDays: number;
 }
 
+/** Days after which access log objects in the log bucket expire. */
+export const LOG_BUCKET_EXPIRATION_DAYS = 365;
+
 /** Key prefix under which the load balancer writes its access logs in the log bucket. */
 export const NLB_ACCESS_LOG_PREFIX = 'nlb';
 
@@ -40,7 +43,11 @@ export class Storage extends Construct {
     this.logBucket = new s3.Bucket(this, 'LogBucket', {
       ...secure,
       versioned: true,
-      lifecycleRules: [{ id: 'expire-noncurrent', noncurrentVersionExpiration: Duration.days(30) }],
+      // Access logs would otherwise grow without bound; a year covers audit look-backs.
+      lifecycleRules: [
+        { id: 'expire-noncurrent', noncurrentVersionExpiration: Duration.days(30) },
+        { id: 'expire-access-logs', expiration: Duration.days(LOG_BUCKET_EXPIRATION_DAYS) },
+      ],
     });
     fixLogicalId(this.logBucket, 'LogBucket');
     Validations.of(this.logBucket).acknowledge({

@@ -1,5 +1,6 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import { ConfigError } from './errors';
+import { PRODUCT_CODE_PATTERN } from './marketplace';
 
 /**
  * The SCP's configuration. This module is the only one that reads
@@ -69,7 +70,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   { name: 'BATCH_QUIET_SECONDS', default: '30', schema: UINT, description: 'Seal a batch after this many seconds without a new instance.' },
   { name: 'MAXIMUM_INSTANCE_BYTES', default: String(4 * GIB), schema: UINT, description: 'Largest instance accepted (HealthImaging imports files up to 4 GB); larger ones get 0xA700 and are not stored.' },
   { name: 'LOG_LEVEL', default: 'info', schema: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] }, description: 'Lowest level logged (JSON lines on stdout).' },
-  { name: 'MARKETPLACE_PRODUCT_CODE', default: undefined, schema: { type: 'string', pattern: '^[A-Za-z0-9]{1,255}$' }, description: 'When set, RegisterUsage is called at start; not entitled → exit 3.' },
+  { name: 'MARKETPLACE_PRODUCT_CODE', default: undefined, schema: { type: 'string', pattern: PRODUCT_CODE_PATTERN }, description: 'When set, RegisterUsage is called at start (transient errors retried for 45 s); not entitled → exit 3.' },
 ];
 
 const schema = {

@@ -37,7 +37,7 @@ export function healthReport(src: HealthSource): HealthReport {
   return { status, components: { dicom_listener: listener, storage, associations: assoc } };
 }
 
-/** Serves GET /health (JSON) and GET /metrics (Prometheus text). */
+/** Serves GET /health (JSON) and GET /metrics (Prometheus text format, rendered by prom-client). */
 export function createHealthServer(src: HealthSource, metrics: ScpMetrics): http.Server {
   return http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
@@ -52,7 +52,10 @@ export function createHealthServer(src: HealthSource, metrics: ScpMetrics): http
       return;
     }
     if (url === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
+      metrics.render().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics collection failed: ${(err as Error).message}\n`),
+      );
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');

@@ -15,7 +15,7 @@ async function main(argv: readonly string[]): Promise<void> {
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', event: 'config_invalid', problems: err.problems })}\n`);
+      createLogger('error', process.stderr).error('config_invalid', { problems: err.problems });
       process.stderr.write(`${err.message}\n`);
       process.exit(2);
     }
@@ -28,7 +28,9 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   if (config.marketplaceProductCode) {
     try {
-      await registerUsage(config.marketplaceProductCode);
+      await registerUsage(config.marketplaceProductCode, undefined, {
+        onRetry: (attempt, error, delayMs) => logger.warn('marketplace_retry', { attempt, error: error.name, delayMs }),
+      });
       logger.info('marketplace_registered', { productCode: config.marketplaceProductCode });
     } catch (err) {
       logger.error('marketplace_not_entitled', { error: err, productCode: config.marketplaceProductCode });
@@ -50,6 +52,6 @@ async function main(argv: readonly string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', event: 'start_failed', error: { name: (err as Error).name, message: (err as Error).message } })}\n`);
+  createLogger('error', process.stderr).error('start_failed', { error: err });
   process.exit(1);
 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { MarketplaceConfig } from './marketplace-config';
 import { imageTagReference } from './release-layout';
+import { launchLinks, usageInstructions } from './usage-instructions';
 
 /** One change of a Catalog API StartChangeSet request, with the details as a JSON document. */
 export interface CatalogChange {
@@ -40,8 +41,8 @@ export interface ChangeSetRequest {
 
 export interface ChangeSetInput {
   readonly marketplace: MarketplaceConfig;
-  /** Public HTTPS URL of the template (first region's bucket). */
-  readonly templateUrl: string;
+  /** Key of the template in every regional seller bucket (release-layout templateKey). */
+  readonly templateKey: string;
   /** Manifest digest of the image (feeds the request token only: Marketplace lists the tag). */
   readonly imageDigest: string;
 }
@@ -72,6 +73,8 @@ function uuidFrom(text: string): string {
 /** Generates the AddDeliveryOptions change set for a new version of the ContainerProduct. */
 export function buildChangeSet(input: ChangeSetInput): ChangeSetRequest {
   const m = input.marketplace;
+  const links = launchLinks(m, input.templateKey);
+  const home = links[0]!;
   const details: AddDeliveryOptionsDetails = {
     Version: { VersionTitle: m.version, ReleaseNotes: m.releaseNotes },
     DeliveryOptions: [
@@ -81,9 +84,12 @@ export function buildChangeSet(input: ChangeSetInput): ChangeSetRequest {
           EcrDeliveryOptionDetails: {
             ContainerImages: [imageTagReference(m.sellerEcrRepository, m.version)],
             CompatibleServices: ['ECS'],
-            DeploymentResources: [{ Name: 'AWS CloudFormation template', Url: input.templateUrl }],
+            DeploymentResources: [
+              { Name: 'AWS CloudFormation template', Url: home.templateUrl },
+              { Name: `Launch stack in ${home.region} (CloudFormation quick-create)`, Url: home.quickCreateUrl },
+            ],
             Description: m.deliveryOptionDescription,
-            UsageInstructions: m.usageInstructions,
+            UsageInstructions: usageInstructions(m, links),
           },
         },
       },
@@ -92,7 +98,7 @@ export function buildChangeSet(input: ChangeSetInput): ChangeSetRequest {
   const request: ChangeSetRequest = {
     Catalog: 'AWSMarketplace',
     ChangeSetName: `Add version ${m.version}`,
-    ClientRequestToken: uuidFrom(`${m.productId}\n${m.version}\n${input.imageDigest}\n${input.templateUrl}`),
+    ClientRequestToken: uuidFrom(`${m.productId}\n${m.version}\n${input.imageDigest}\n${home.templateUrl}`),
     ChangeSet: [
       {
         ChangeType: 'AddDeliveryOptions',

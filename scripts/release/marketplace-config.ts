@@ -64,9 +64,16 @@ export function loadMarketplaceConfig(path: string): MarketplaceConfig {
   return parseMarketplaceConfig(raw, path);
 }
 
-/** Fields still holding a REPLACE_WITH_... placeholder (publish --apply refuses them). */
+/**
+ * Values of the repository's sample listing that must never reach a real
+ * release: `REPLACE_WITH_...` placeholders, and the `example-seller` names of
+ * the sample repository, buckets and source URL.
+ */
+const PLACEHOLDER = /^REPLACE_WITH_|example-seller/;
+
+/** Fields still holding a placeholder or sample value (publish --apply refuses them). */
 export function placeholders(config: MarketplaceConfig): string[] {
   return Object.entries(config)
-    .filter(([, v]) => typeof v === 'string' && v.startsWith('REPLACE_WITH_'))
+    .filter(([, v]) => typeof v === 'string' && PLACEHOLDER.test(v))
     .map(([k]) => k);
 }

@@ -62,7 +62,7 @@ export function planPublish(marketplace: MarketplaceConfig, report: BuildReport,
   let request: ChangeSetRequest | undefined;
   try {
     request = JSON.parse(readFileSync(changeSetFile, 'utf8')) as ChangeSetRequest;
-    const expected = buildChangeSet({ marketplace, templateUrl: report.template.url, imageDigest: report.image.digest });
+    const expected = buildChangeSet({ marketplace, templateKey: report.template.key, imageDigest: report.image.digest });
     if (JSON.stringify(expected) !== JSON.stringify(request)) problems.push(`${report.changeset.file} differs from what marketplace.json gives now`);
   } catch (err) {
     problems.push(`${report.changeset.file}: ${(err as Error).message}`);

@@ -9,9 +9,16 @@ export function bucketName(prefix: string, region: string): string {
   return `${prefix}-${region}`;
 }
 
-/** Content-addressed like the Lambda zip: a template URL never changes meaning. */
+/**
+ * Content-addressed like the Lambda zip (a template URL never changes
+ * meaning), and short: the URL is repeated, percent-encoded, in one
+ * quick-create link per Region inside the 4,000-character usage
+ * instructions, and a quick-create link must fit a 256-character
+ * DeploymentResources URL. 16 hex digits (64 bits) of the sha256 cannot
+ * collide among one product's releases.
+ */
 export function templateKey(version: string, sha256: string): string {
-  return `templates/${version}/template-${sha256}.json`;
+  return `t/${version}/${sha256.slice(0, 16)}.json`;
 }
 
 /** Virtual-hosted-style HTTPS URL of an object (what CloudFormation and Marketplace fetch). */

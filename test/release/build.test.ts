@@ -66,7 +66,7 @@ describe('release: `npm run build` writes a consistent dist/', function () {
     const details = changeset.ChangeSet[0].DetailsDocument.DeliveryOptions[0].Details.EcrDeliveryOptionDetails;
     const sha = createHash('sha256').update(readFileSync(join(out, 'template.json'))).digest('hex');
     expect(details.DeploymentResources[0].Url).to.equal(report.template.url);
-    expect(report.template.url).to.match(new RegExp(`^https://${marketplace.artifactBucketPrefix}-us-east-1\\.s3\\.us-east-1\\.amazonaws\\.com/templates/${marketplace.version}/template-${sha}\\.json$`));
+    expect(report.template.url).to.equal(`https://${marketplace.artifactBucketPrefix}-us-east-1.s3.us-east-1.amazonaws.com/t/${marketplace.version}/${sha.slice(0, 16)}.json`);
     expect(details.ContainerImages).to.deep.equal([`${marketplace.sellerEcrRepository}:${marketplace.version}`]);
   });
 

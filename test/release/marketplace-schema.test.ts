@@ -19,7 +19,7 @@ describe('release: marketplace.json schema (ajv, Catalog API limits)', () => {
   it('accepts the repository marketplace.json, whose placeholders publish --apply refuses', () => {
     const config = parseMarketplaceConfig(JSON.parse(readFileSync(join(REPO_ROOT, 'marketplace.json'), 'utf8')));
     expect(config.regions).to.include('us-east-1');
-    expect(placeholders(config)).to.have.members(['productId', 'productCode']);
+    expect(placeholders(config)).to.have.members(['productId', 'productCode', 'sellerEcrRepository', 'artifactBucketPrefix', 'sourceUrl']);
   });
 
   it('accepts the sample listing and finds no placeholder in it', () => {

@@ -82,7 +82,8 @@ describe('template network and load balancer', () => {
     const tls = resolveIfs(listener, evaluateConditions(template, { TLSCertificateARN: arn }));
     expect(tls.Protocol).to.equal('TLS');
     expect(tls.Certificates).to.deep.equal([{ CertificateArn: { Ref: 'TLSCertificateARN' } }]);
-    expect(tls.SslPolicy).to.match(/^ELBSecurityPolicy-TLS13-1-2/);
+    expect(tls.SslPolicy).to.deep.equal({ Ref: 'TLSSecurityPolicy' });
+    for (const policy of template.Parameters.TLSSecurityPolicy.AllowedValues as string[]) expect(policy).to.match(/^ELBSecurityPolicy-TLS13-1-2-/);
     expect(listener.Port).to.deep.equal({ Ref: 'SCPPort' });
   });
 

@@ -8,7 +8,7 @@ describe('template storage and data', () => {
 
   it('has the staging, results and log buckets under fixed logical ids, retained', () => {
     for (const id of ['StagingBucket', 'ResultsBucket', 'LogBucket']) {
-      expect(resource(template, id).DeletionPolicy, id).to.equal('Retain');
+      expect(resource(template, id).DeletionPolicy, id).to.equal('RetainExceptOnCreate');
     }
   });
 
@@ -61,7 +61,7 @@ describe('template storage and data', () => {
 
   it('keys the job table as docs/data-contracts.md says, on demand, with PITR and encryption', () => {
     const table = resource(template, 'JobTable');
-    expect(table.DeletionPolicy).to.equal('Retain');
+    expect(table.DeletionPolicy).to.equal('RetainExceptOnCreate');
     const p = table.Properties;
     expect(p.KeySchema).to.deep.equal([
       { AttributeName: 'pk', KeyType: 'HASH' },
@@ -90,7 +90,7 @@ describe('template storage and data', () => {
   it('creates the data store only without ExistingDatastoreId, and keeps it on deletion', () => {
     const datastore = resource(template, 'Datastore');
     expect(datastore.Type).to.equal('AWS::HealthImaging::Datastore');
-    expect(datastore.DeletionPolicy).to.equal('Retain');
+    expect(datastore.DeletionPolicy).to.equal('RetainExceptOnCreate');
     expect(datastore.UpdateReplacePolicy).to.equal('Retain');
     expect(createdResources(template, {}).has('Datastore')).to.equal(true);
     expect(createdResources(template, { ExistingDatastoreId: 'a'.repeat(32) }).has('Datastore')).to.equal(false);

@@ -4,24 +4,11 @@ import { synthesizeTemplate } from '../../template-src/synthesize';
 /** A CloudFormation template as plain JSON. */
 export type Json = any;
 
-let cached: { template: Json; seconds: number } | undefined;
+let cached: Json | undefined;
 
 /** The template for the marketplace.json defaults, synthesized once per test run. */
 export function productTemplate(): Json {
-  return synthesizedOnce().template;
-}
-
-/** Wall-clock seconds the first synthesis took (cdk-nag included). */
-export function synthesisSeconds(): number {
-  return synthesizedOnce().seconds;
-}
-
-function synthesizedOnce(): { template: Json; seconds: number } {
-  if (!cached) {
-    const started = process.hrtime.bigint();
-    const template = synthesizeTemplate(defaultBuildOptions());
-    cached = { template, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
-  }
+  cached ??= synthesizeTemplate(defaultBuildOptions());
   return cached;
 }
 

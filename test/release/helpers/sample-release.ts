@@ -49,7 +49,7 @@ export function sampleDist(overrides: Record<string, unknown> = {}): SampleDist 
   const tKey = templateKey(marketplace.version, templateSha);
   const home = marketplace.regions[0]!;
   const templateUrl = objectUrl(bucketName(marketplace.artifactBucketPrefix, home), home, tKey);
-  const changeset = buildChangeSet({ marketplace, templateUrl, imageDigest: digest });
+  const changeset = buildChangeSet({ marketplace, templateKey: tKey, imageDigest: digest });
   const changesetBytes = Buffer.from(`${JSON.stringify(changeset, null, 2)}\n`);
   const report: BuildReport = {
     product: marketplace.productTitle,
