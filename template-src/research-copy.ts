@@ -15,6 +15,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
+import { vendedLogGroupName } from './log-retention';
 import { RESEARCH_SUBSTITUTIONS } from './research-hook';
 import type { ResearchParameters } from './research-parameters';
 
@@ -80,7 +81,8 @@ export class ResearchCopy extends Construct {
     super(scope, id);
     const { params } = props;
     this.params = params;
-    const stackName = Stack.of(this).stackName;
+    // AWS::StackName, not the synthesis name: the Lambdas' metric dimension must match the alarms in any buyer stack.
+    const stackName = Aws.STACK_NAME;
 
     // The HMAC key: created (and kept on delete) unless an ARN was given.
     const key = new kms.CfnKey(this, 'DeidKey', {
@@ -371,7 +373,7 @@ export class ResearchCopy extends Construct {
       .addRetry({ errors: transient, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL });
     const definition = plan.next(map).next(summarize).next(new sfn.Succeed(this, 'ResearchCopied'));
 
-    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', { retention: logs.RetentionDays.ONE_YEAR });
+    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', { logGroupName: vendedLogGroupName('states', 'research'), retention: logs.RetentionDays.ONE_YEAR });
     Validations.of(logGroup).acknowledge({ id: 'HIPAA.Security-CloudWatchLogGroupEncrypted', reason: 'Encrypted by CloudWatch Logs with AWS-owned keys; execution data is not logged (includeExecutionData false).' });
     return new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),

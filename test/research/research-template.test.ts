@@ -69,7 +69,7 @@ describe('template: De-identification parameters and the research-copy resources
 
   it('processed bucket: SSE, TLS-only policy, public access blocked, access-logged, lifecycle, retained', () => {
     const bucket = template.Resources.ProcessedBucket;
-    expect(bucket.DeletionPolicy).to.equal('Retain');
+    expect(bucket.DeletionPolicy).to.equal('RetainExceptOnCreate'); // the stack's stateful-retention policy (template-src/stateful-retention.ts)
     expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).to.equal('AES256');
     expect(bucket.Properties.PublicAccessBlockConfiguration).to.deep.equal({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
     expect(bucket.Properties.LoggingConfiguration.LogFilePrefix).to.equal('processed/');
