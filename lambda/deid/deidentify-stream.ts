@@ -147,6 +147,7 @@ export const deidentify: DeidentifyStream = async (input, output, options) => {
       shiftDays: o.dates === 'shift' ? dateShiftDays(options.keys, identity, o.maxShiftDays) : 0,
       patientIdPrefix: o.patientIdPrefix,
       safePrivate: o.retain.has('safe-private') ? o.safePrivate : undefined,
+      retainUids: o.retain.has('uids'),
     };
     const uid = (tag: number, value: string): string => (rules.action(tag) === 'uid' ? pseudonymUid(options.keys, value) : value);
     result = {

@@ -16,7 +16,21 @@ export interface RewriteContext {
   readonly patientIdPrefix: string;
   /** Undefined: every private element is removed. */
   readonly safePrivate?: readonly SafePrivateTag[];
+  /** Retain UIDs: UIDs the table does not list are kept too. */
+  readonly retainUids: boolean;
 }
+
+/**
+ * UI attributes the table does not list whose values name classes, syntaxes,
+ * coding schemes or templates rather than instances: kept. Every other
+ * unlisted UI attribute (2024e misses e.g. Multi-frame Source SOP Instance UID
+ * and Volume Frame of Reference UID) gets the keyed replacement unless its
+ * value is a DICOM-defined UID (1.2.840.10008.*).
+ */
+const CLASS_UIDS = new Set([
+  0x00080016, 0x0008001a, 0x0008001b, 0x00080062, 0x0008010c, 0x0008010d, 0x00080117, 0x00080118, 0x0008040e, 0x00081150, 0x0008115a, 0x00083002, 0x00089123,
+  0x00340003, 0x0072007f, 0x04000010, 0x04000510, 0x3010001f, 0x30100052, 0x30100053, 0x00041510, 0x00041512, 0x0004151a,
+]);
 
 /** An element the caller writes in place of any original with that tag. */
 export interface Override {
@@ -56,7 +70,9 @@ function rewriteElement(el: ElementNode, s: Syntax, ctx: RewriteContext, creator
   }
   // Not in Table E.1-1: a standard attribute is retained (PS3.15 lists what to act on);
   // one this dictionary does not know is removed — the table cannot vouch for it.
-  const action = ctx.rules.action(el.tag) ?? (isKnownTag(el.tag) ? 'keep' : 'remove');
+  const listed = ctx.rules.action(el.tag);
+  if (listed === undefined && el.vr === 'UI' && !ctx.retainUids && !CLASS_UIDS.has(el.tag) && !items(el)) return instanceUids(el, s, ctx);
+  const action = listed ?? (isKnownTag(el.tag) ? 'keep' : 'remove');
   if (action === 'remove') return [];
   if (el.items) {
     if (action === 'empty') return [elementHeader(el.tag, el.encodedVr, 0, s)];
@@ -83,6 +99,16 @@ function rewriteElement(el: ElementNode, s: Syntax, ctx: RewriteContext, creator
       }
       return raw();
   }
+}
+
+const items = (el: ElementNode): boolean => el.items !== undefined || el.encapsulated === true;
+
+/** An unlisted UI attribute: each value that is not a DICOM-defined UID is replaced. */
+function instanceUids(el: ElementNode, s: Syntax, ctx: RewriteContext): Buffer[] {
+  const original = readText(ctx.buf, el.valueStart, el.end).split('\\').map((u) => u.replace(/[\0 ]/g, ''));
+  if (original.every((u) => !u || u.startsWith('1.2.840.10008.'))) return [ctx.buf.subarray(el.start, el.end)];
+  const values = original.map((u) => (u && !u.startsWith('1.2.840.10008.') ? pseudonymUid(ctx.keys, u) : u));
+  return [stringElement(el.tag, el.encodedVr, values.join('\\'), s)];
 }
 
 function uids(el: ElementNode, s: Syntax, ctx: RewriteContext): Buffer[] {

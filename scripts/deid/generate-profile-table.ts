@@ -9,7 +9,8 @@
  * - lambda/deid/dictionary.generated.ts from PS3.6 (attributes.json): tag → VR,
  *   to read Implicit VR data.
  *
- * The source folder is `../shared/data/dicom-standard` beside the repository
+ * The source folder is scripts/deid/dicom-standard (a verbatim, committed copy
+ * of the project's seed data, with its provenance and licence)
  * unless DICOM_STANDARD_DIR names another. test/deid/profile-table.test.ts
  * regenerates both and fails if they differ from the committed files.
  */
@@ -22,7 +23,7 @@ export const STANDARD_EDITION = '2024e';
 const UPSTREAM = 'innolitics/dicom-standard commit 7f4749d (2025-01-28)';
 
 export function standardDir(): string {
-  return path.resolve(REPO_ROOT, process.env.DICOM_STANDARD_DIR ?? '../shared/data/dicom-standard');
+  return path.resolve(REPO_ROOT, process.env.DICOM_STANDARD_DIR ?? 'scripts/deid/dicom-standard');
 }
 
 /** The option columns of Table E.1-1, as named in the source JSON. */

@@ -88,9 +88,9 @@ describe('batcher', () => {
     const sealedAt: number[] = [];
     const { sink, manifests } = recordingSink();
     const put = sink.putObject;
-    sink.putObject = async (key, body) => {
+    sink.putObject = async (key, body, contentType) => {
       sealedAt.push(performance.now());
-      await put(key, body);
+      await put(key, body, contentType);
     };
     const b = new Batcher({ sink, maxFiles: 100, maxBytes: 1e9, quietMs, logger: silentLogger });
     const committedAt: Array<{ batchId: string; at: number }> = [];

@@ -97,6 +97,25 @@ describe('deid: keyed pseudonyms (UIDs, Patient ID, date shift)', function () {
     expect(other.r.patientPseudonym).to.not.equal(s1.r.patientPseudonym);
   });
 
+  it('replaces instance UIDs the 2024e table does not list (Multi-frame Source SOP Instance UID, Volume Frame of Reference UID) and keeps class-like and DICOM-defined UIDs', async function () {
+    const els: El[] = [
+      ...basicElements({ sop: '1.2.826.0.1.3680043.10.1', study: '1.2.826.0.1.3680043.10.2', series: '1.2.826.0.1.3680043.10.3' }),
+      { tag: 0x00081167, vr: 'UI', value: '1.2.826.0.1.3680043.10.1' },
+      { tag: 0x00209312, vr: 'UI', value: '1.2.826.0.1.3680043.10.77' },
+      { tag: 0x0008010c, vr: 'UI', value: '1.2.826.0.1.3680043.10.88' },
+      { tag: 0x00082218, vr: 'SQ', items: [[{ tag: 0x00081150, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.2' }, { tag: 0x00209313, vr: 'UI', value: '1.2.840.10008.1.2\\1.2.826.0.1.3680043.10.99' }]] },
+    ];
+    const { out, result } = await deid(part10(els));
+    const { text } = await dump(out);
+    expect(/\(0008,1167\) UI \[([0-9.]+)\]/.exec(text)?.[1]).to.equal(result.sopInstanceUid);
+    expect(/\(0020,9312\) UI \[([0-9.]+)\]/.exec(text)?.[1]).to.match(UID_RE);
+    expect(text).to.include('1.2.826.0.1.3680043.10.88');
+    expect(text).to.match(/\(0020,9313\) UI \[1\.2\.840\.10008\.1\.2\\2\.25\.\d+\]/);
+    expect(text).to.not.include('1.2.826.0.1.3680043.10.1]').and.not.include('10.77').and.not.include('10.99');
+    const kept = (await dump((await deid(part10(els), { retain: ['uids'] })).out)).text;
+    expect(kept).to.include('1.2.826.0.1.3680043.10.77').and.include('1.2.826.0.1.3680043.10.99');
+  });
+
   it('uses the Patient ID prefix given', async function () {
     const { result, out } = await deid(part10(basicElements({ sop: '1.2.3.1', study: '1.2.3.2', series: '1.2.3.3' })), { patientIdPrefix: 'STUDY42-' });
     expect(result.patientPseudonym).to.match(/^STUDY42-[0-9A-F]{32}$/);
