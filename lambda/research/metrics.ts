@@ -1,7 +1,9 @@
 /** Research metric names (namespace DICOMStoreSCP, dimension StackName; docs/operations.md). */
-export type ResearchMetricName =
-  | 'ResearchInstancesCopied' | 'ResearchInstancesRefused' | 'ResearchInstancesFailed' | 'ResearchBatchesCopied'
-  | 'UploadObjectsAccepted' | 'UploadObjectsRejected' | 'UploadBatchesSealed';
+export const RESEARCH_METRIC_NAMES = [
+  'ResearchInstancesCopied', 'ResearchInstancesRefused', 'ResearchInstancesFailed', 'ResearchBatchesCopied',
+  'UploadObjectsAccepted', 'UploadObjectsRejected', 'UploadBatchesSealed',
+] as const;
+export type ResearchMetricName = (typeof RESEARCH_METRIC_NAMES)[number];
 
 export interface ResearchMetrics {
   count(values: Partial<Record<ResearchMetricName, number>>): void;
