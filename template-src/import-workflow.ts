@@ -60,6 +60,8 @@ export interface ImportWorkflowProps {
    * CloudWatch Logs service principal). @default - CloudWatch Logs' own encryption
    */
   readonly logsEncryptionKey?: kms.IKey;
+  /** States run between validation and the import (research copies, template-src/research-hook.ts). @default - none */
+  readonly beforeImport?: (scope: Construct, next: sfn.IChainable) => sfn.IChainable;
 }
 
 /** One alarm over a workflow metric (threshold: more than 0 in one 5-minute period). */
@@ -187,7 +189,7 @@ export class ImportWorkflow extends Construct {
     grantResults(props, roles.recordFailure, resultsPrefix);
     grantHealthImaging(props, roles);
 
-    this.stateMachine = this.buildStateMachine(fns, retention);
+    this.stateMachine = this.buildStateMachine(fns, retention, props.beforeImport);
 
     // Seal events: S3 (EventBridge) → rule → SQS → trigger Lambda.
     const eventDlq = this.newQueue('SealEventDeliveryDlq', Duration.days(14));
@@ -269,7 +271,7 @@ export class ImportWorkflow extends Construct {
     });
   }
 
-  private buildStateMachine(fns: Record<HandlerName, lambda.Function>, retention: logs.RetentionDays): sfn.StateMachine {
+  private buildStateMachine(fns: Record<HandlerName, lambda.Function>, retention: logs.RetentionDays, beforeImport?: ImportWorkflowProps['beforeImport']): sfn.StateMachine {
     // payloadResponseOnly: Resource is the function ARN itself, the whole state is the event, the result is the handler's return value.
     // Lambda's own throttling (TooManyRequests) is retried on every task, on top of CDK's service-exception retry.
     const invoke = (id: string, fn: lambda.IFunction, resultPath: string) =>
@@ -307,15 +309,16 @@ export class ImportWorkflow extends Construct {
       .otherwise(new sfn.Succeed(this, 'Imported'));
     record.next(retryServerErrors);
 
+    const importChain = start.next(wait).next(check).next(
+      new sfn.Choice(this, 'JobEnded?')
+        .when(sfn.Condition.stringEquals('$.job.jobStatus', 'COMPLETED'), record)
+        .when(sfn.Condition.stringEquals('$.job.jobStatus', 'FAILED'), recordFailure)
+        .otherwise(wait),
+    );
     const definition = validate.next(
       new sfn.Choice(this, 'AlreadyImported?')
         .when(sfn.Condition.booleanEquals('$.batch.alreadyDone', true), new sfn.Succeed(this, 'NothingToDo'))
-        .otherwise(start.next(wait).next(check).next(
-          new sfn.Choice(this, 'JobEnded?')
-            .when(sfn.Condition.stringEquals('$.job.jobStatus', 'COMPLETED'), record)
-            .when(sfn.Condition.stringEquals('$.job.jobStatus', 'FAILED'), recordFailure)
-            .otherwise(wait),
-        )),
+        .otherwise(beforeImport ? beforeImport(this, importChain) : importChain),
     );
 
     const logGroup = new logs.LogGroup(this, 'StateMachineLogs', { logGroupName: vendedLogGroupName('states', 'import'), retention, encryptionKey: this.logsKey });
