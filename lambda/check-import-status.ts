@@ -1,4 +1,5 @@
 import { GetDICOMImportJobCommand } from '@aws-sdk/client-medical-imaging';
+import { datastoreOf } from './import-limiter';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { WorkflowDeps } from './deps';
 import { ImportJobTimeoutError } from './errors';
@@ -25,7 +26,7 @@ export const OVERDUE_GIVE_UP_SECONDS = 7 * 24 * 3600;
 export async function checkImportStatus(deps: WorkflowDeps, input: { batch: BatchRef; job: JobRef }): Promise<JobRef> {
   const { config } = deps;
   const { job } = input;
-  const res = await deps.medicalImaging.send(new GetDICOMImportJobCommand({ datastoreId: config.datastoreId, jobId: job.jobId }));
+  const res = await deps.medicalImaging.send(new GetDICOMImportJobCommand({ datastoreId: datastoreOf(config, input.batch), jobId: job.jobId }));
   const p = res.jobProperties!;
   const jobStatus = p.jobStatus as JobRef['jobStatus'];
   const checks = job.checks + 1;

@@ -8,6 +8,8 @@ export interface WorkflowConfig {
   readonly resultsBucket: string;
   readonly resultsPrefix: string;
   readonly datastoreId: string;
+  /** ResearchImport on (DeidentificationMode=ResearchCopy): derived (de-identified) batches are imported into this second data store. */
+  readonly researchDatastoreId?: string;
   readonly dataAccessRoleArn: string;
   readonly maxConcurrentJobs: number;
   readonly startIntervalMs: number;
@@ -27,7 +29,7 @@ export interface WorkflowConfig {
 const VARS = {
   tableName: ['TABLE_NAME', 'string'], stagingBucket: ['STAGING_BUCKET', 'string'],
   resultsBucket: ['RESULTS_BUCKET', 'string'], resultsPrefix: ['RESULTS_PREFIX', 'string', 'import-results/'],
-  datastoreId: ['DATASTORE_ID', 'string'], dataAccessRoleArn: ['DATA_ACCESS_ROLE_ARN', 'string'],
+  datastoreId: ['DATASTORE_ID', 'string'], researchDatastoreId: ['RESEARCH_DATASTORE_ID', 'optional'], dataAccessRoleArn: ['DATA_ACCESS_ROLE_ARN', 'string'],
   maxConcurrentJobs: ['MAX_CONCURRENT_JOBS', 'integer', '20'], startIntervalMs: ['START_INTERVAL_MS', 'integer', '1100'],
   jobWaitTimeoutSeconds: ['JOB_WAIT_TIMEOUT_SECONDS', 'integer', '21600'], orphanAgeSeconds: ['ORPHAN_AGE_SECONDS', 'integer', '900'],
   metricsNamespace: ['METRICS_NAMESPACE', 'string', 'DICOMStoreSCP'], stackName: ['STACK_NAME', 'string', 'local'],
@@ -41,7 +43,7 @@ const schema = {
   properties: {
     tableName: { type: 'string', minLength: 1 }, stagingBucket: { type: 'string', minLength: 3 },
     resultsBucket: { type: 'string', minLength: 3 }, resultsPrefix: { type: 'string', pattern: '^$|/$' },
-    datastoreId: { type: 'string', pattern: '^[0-9a-z]{32}$' }, dataAccessRoleArn: { type: 'string', pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+' },
+    datastoreId: { type: 'string', pattern: '^[0-9a-z]{32}$' }, researchDatastoreId: { type: 'string', pattern: '^[0-9a-z]{32}$' }, dataAccessRoleArn: { type: 'string', pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+' },
     maxConcurrentJobs: { type: 'integer', minimum: 1, maximum: 100 }, startIntervalMs: { type: 'integer', minimum: 0 },
     jobWaitTimeoutSeconds: { type: 'integer', minimum: 60 }, orphanAgeSeconds: { type: 'integer', minimum: 0 },
     metricsNamespace: { type: 'string', minLength: 1 }, stackName: { type: 'string', minLength: 1 },

@@ -1,15 +1,30 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { WorkflowDeps } from './deps';
 import { ImportSlotUnavailableError, StartRateLimitedError, isAwsError } from './errors';
-import { slotsKey, startRateKey } from './table-keys';
+import { ConfigError } from './errors';
+import { slotsKeyOf, startRateKey } from './table-keys';
+import type { WorkflowConfig } from './config';
+
+/**
+ * The data store a batch is imported into: the batch reference's (ResearchImport
+ * sets the research data store on derived batches in validate-batch), else the
+ * clinical one. Only the two configured data stores are accepted.
+ */
+export function datastoreOf(config: WorkflowConfig, batch?: { datastoreId?: string }): string {
+  const id = batch?.datastoreId;
+  if (!id || id === config.datastoreId) return config.datastoreId;
+  if (id === config.researchDatastoreId) return id;
+  throw new ConfigError(`batch names data store ${id}, which is neither the clinical nor the research data store of this stack`);
+}
 
 /**
  * Import slots: a map batchId → acquiredAt on one item. Acquire succeeds when
  * the batch already holds a slot or fewer than maxConcurrentJobs are held;
  * both operations are idempotent, so retries and redeliveries are safe.
  */
-export async function acquireImportSlot(deps: WorkflowDeps, batchId: string): Promise<void> {
+export async function acquireImportSlot(deps: WorkflowDeps, batchId: string, datastoreId?: string): Promise<void> {
   const { ddb, config } = deps;
+  const slotsKey = slotsKeyOf(datastoreId, config.datastoreId);
   await ddb.send(new UpdateCommand({
     TableName: config.tableName, Key: slotsKey,
     UpdateExpression: 'SET holders = if_not_exists(holders, :empty)',
@@ -32,9 +47,9 @@ export async function acquireImportSlot(deps: WorkflowDeps, batchId: string): Pr
 }
 
 /** Frees the batch's slot; a no-op when it holds none. */
-export async function releaseImportSlot(deps: WorkflowDeps, batchId: string): Promise<void> {
+export async function releaseImportSlot(deps: WorkflowDeps, batchId: string, datastoreId?: string): Promise<void> {
   await deps.ddb.send(new UpdateCommand({
-    TableName: deps.config.tableName, Key: slotsKey,
+    TableName: deps.config.tableName, Key: slotsKeyOf(datastoreId, deps.config.datastoreId),
     UpdateExpression: 'REMOVE holders.#b',
     ConditionExpression: 'attribute_exists(holders)',
     ExpressionAttributeNames: { '#b': batchId },

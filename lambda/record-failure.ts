@@ -2,7 +2,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { WorkflowDeps } from './deps';
 import { isAwsError } from './errors';
 import { readBatchManifest } from './batch-manifest';
-import { releaseImportSlot } from './import-limiter';
+import { datastoreOf, releaseImportSlot } from './import-limiter';
 import { readFailedJobOutput, type FailedJobOutput } from './import-output';
 import { putInstanceRows } from './instance-rows';
 import { batchKey, failureIndexKeys, jobKey } from './table-keys';
@@ -35,7 +35,7 @@ export async function recordFailure(deps: WorkflowDeps, state: ExecutionState): 
   const batchId = state.batch?.batchId ?? state.batchId;
   const prefix = state.batch?.prefix ?? `incoming/${batchId}/`;
   const jobOutput: FailedJobOutput = jobFailed && state.job
-    ? await readFailedJobOutput(deps.s3, { outputS3Uri: state.job.outputS3Uri, datastoreId: config.datastoreId, jobId: state.job.jobId, prefix })
+    ? await readFailedJobOutput(deps.s3, { outputS3Uri: state.job.outputS3Uri, datastoreId: datastoreOf(config, state.batch), jobId: state.job.jobId, prefix })
     : { failures: new Map() };
   if (state.job) {
     await deps.ddb.send(new UpdateCommand({
@@ -62,7 +62,7 @@ export async function recordFailure(deps: WorkflowDeps, state: ExecutionState): 
     firstRecording = false;
   }
   await markRows(deps, state, batchId, code, message, jobOutput);
-  await releaseImportSlot(deps, batchId);
+  await releaseImportSlot(deps, batchId, state.batch?.datastoreId);
   if (firstRecording) {
     // Zeros included, so the alarms on ImportJobsFailed / ImportOutputsInvalid see 0 rather than missing data.
     deps.metrics.count({ BatchesQuarantined: 1, ImportJobsFailed: jobFailed ? 1 : 0, ImportOutputsInvalid: code === 'ImportOutputInvalidError' ? 1 : 0 });

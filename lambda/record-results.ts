@@ -3,7 +3,7 @@ import { clientTokenOf } from './batch-id';
 import { readBatchManifest } from './batch-manifest';
 import type { WorkflowDeps } from './deps';
 import { isAwsError } from './errors';
-import { releaseImportSlot } from './import-limiter';
+import { datastoreOf, releaseImportSlot } from './import-limiter';
 import { reconcileImportOutput } from './import-output';
 import { instanceOutcomes, type InstanceOutcome } from './instance-outcomes';
 import { putInstanceRows } from './instance-rows';
@@ -44,7 +44,7 @@ export async function recordResults(deps: WorkflowDeps, input: { batch: BatchRef
   const attempt = job.attempt ?? 0;
   const manifest = await readBatchManifest(deps.s3, batch.bucket, batch.manifestKey, batch.batchId);
   const output = await reconcileImportOutput(deps.s3, {
-    outputS3Uri: job.outputS3Uri, datastoreId: config.datastoreId, jobId: job.jobId, prefix: batch.prefix,
+    outputS3Uri: job.outputS3Uri, datastoreId: datastoreOf(config, batch), jobId: job.jobId, prefix: batch.prefix,
     expectedKeys: new Set(manifest.objects.map((o) => o.key)), expectedFiles: job.expectedFiles ?? manifest.count,
   });
   const reported = new Set([...output.succeeded, ...output.warned, ...output.failed].map((f) => f.key));
@@ -59,7 +59,7 @@ export async function recordResults(deps: WorkflowDeps, input: { batch: BatchRef
   await putInstanceRows(deps, outcomes.map((o) => o.object), (obj) => {
     const o = byKey.get(obj.key)!;
     return {
-      status: o.status, batchId: batch.batchId, sealedAt: manifest.sealedAt, jobId: job.jobId, attempt,
+      status: o.status, batchId: batch.batchId, datastoreId: datastoreOf(config, batch), sealedAt: manifest.sealedAt, jobId: job.jobId, attempt,
       imageSetId: o.imageSetId, isPrimary: o.isPrimary, warnings: o.warnings, failure: o.failure, movedTo: movedTo(o),
       listAsFailure: o.status === 'FAILED' || o.status === 'IMPORTED_NON_PRIMARY',
     };
@@ -85,7 +85,7 @@ export async function recordResults(deps: WorkflowDeps, input: { batch: BatchRef
   };
   const firstRecording = await addAttempt(deps, batch.batchId, job.jobId, attemptCounts, at);
   const batchStatus = retry ? 'IMPORTING' : await closeBatch(deps, batch.batchId, job.jobId, at);
-  await releaseImportSlot(deps, batch.batchId);
+  await releaseImportSlot(deps, batch.batchId, batch.datastoreId);
   if (firstRecording) {
     deps.metrics.count({
       InstancesImported: imported.length, InstancesFailed: failed.length, InstancesNonPrimary: conflicts.length,

@@ -24,4 +24,11 @@ export function failureIndexKeys(at: Date, kind: 'BATCH' | 'SOP', id: string) {
 
 /** Items of the import limiter (concurrency semaphore and start-rate gate). */
 export const slotsKey = { pk: 'LIMIT#import-job-slots', sk: 'LIMIT' };
+/**
+ * Slot item of a data store: the concurrent-import-job quota is per data store
+ * (REFERENCE.md), so the research data store (ResearchImport) has its own
+ * semaphore; the clinical one keeps the original item.
+ */
+export const slotsKeyOf = (datastoreId: string | undefined, clinicalDatastoreId: string) =>
+  !datastoreId || datastoreId === clinicalDatastoreId ? slotsKey : { pk: `LIMIT#import-job-slots#${datastoreId}`, sk: 'LIMIT' };
 export const startRateKey = { pk: 'LIMIT#start-rate', sk: 'LIMIT' };

@@ -6,6 +6,7 @@ import type { WorkflowDeps } from './deps';
 import { BatchTooLargeError, BatchValidationError, isAwsError } from './errors';
 import { putInstanceRows } from './instance-rows';
 import { batchKey } from './table-keys';
+import { isDerivedBatch } from './research/derived-batch';
 import type { BatchRef, ImportRequest } from './workflow-types';
 
 /** Most bytes one import job may take: 10 GB, not adjustable ("AWS HealthImaging endpoints and quotas"). */
@@ -35,13 +36,15 @@ export async function validateBatch(deps: WorkflowDeps, req: ImportRequest): Pro
   const ref: BatchRef = {
     batchId: manifest.batchId, bucket: req.bucket, manifestKey: req.manifestKey, prefix: manifest.prefix,
     count: manifest.count, bytes: manifest.bytes, clientToken: clientTokenOf(manifest.batchId, redrive), redrive, alreadyDone: false,
+    // ResearchImport: a derived (de-identified) batch goes to the research data store; everything else to the clinical one.
+    datastoreId: config.researchDatastoreId && isDerivedBatch(manifest.batchId) ? config.researchDatastoreId : config.datastoreId,
   };
   if (!(await claimBatch(deps, manifest, ref))) {
     deps.log.info('batch-already-done', { batchId: ref.batchId });
     return { ...ref, alreadyDone: true };
   }
   await checkStagedObjects(deps, manifest, req.bucket);
-  await putInstanceRows(deps, manifest.objects, () => ({ status: 'STAGED', batchId: manifest.batchId, sealedAt: manifest.sealedAt }));
+  await putInstanceRows(deps, manifest.objects, () => ({ status: 'STAGED', batchId: manifest.batchId, datastoreId: ref.datastoreId, sealedAt: manifest.sealedAt }));
   deps.log.info('batch-validated', { batchId: ref.batchId, count: ref.count, bytes: ref.bytes, redrive });
   return ref;
 }

@@ -19,6 +19,8 @@ export interface BatchRef {
   readonly redrive: number;
   /** True when an earlier execution already finished this batch (redelivered event). */
   readonly alreadyDone: boolean;
+  /** Data store the batch is imported into (absent in states written before ResearchImport: the clinical one). */
+  readonly datastoreId?: string;
 }
 
 export type JobStatus = 'SUBMITTED' | 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';

@@ -10,6 +10,12 @@ export interface ResearchConfig {
   readonly mode: 'ResearchCopy' | 'DeidentifiedOnly';
   /** DeidentifiedOnly: versioned bucket of the originals. */
   readonly rawBucket?: string;
+  /**
+   * ResearchImport (ResearchCopy only): stage each copy in a derived batch and
+   * seal it, so the clinical workflow imports it into the research data store.
+   * DeidentifiedOnly always stages (into the clinical data store); the flag is ignored there.
+   */
+  readonly researchImport: boolean;
   /** KMS HMAC key the sub-keys are derived from (GenerateMac). */
   readonly keyArn: string;
   readonly dates: DateMode;
@@ -55,9 +61,12 @@ export function loadResearchConfig(env: NodeJS.ProcessEnv = process.env): Resear
   if (!/^[A-Za-z0-9_-]{0,16}$/.test(prefix)) problems.push('DEID_PATIENT_ID_PREFIX must be up to 16 letters, digits, - or _');
   const mode = (env['DEID_MODE'] || 'ResearchCopy') as ResearchConfig['mode'];
   if (mode !== 'ResearchCopy' && mode !== 'DeidentifiedOnly') problems.push('DEID_MODE must be ResearchCopy or DeidentifiedOnly');
+  const researchImport = env['RESEARCH_IMPORT'] || 'false';
+  if (!['true', 'false'].includes(researchImport)) problems.push('RESEARCH_IMPORT must be true or false');
   if (mode === 'DeidentifiedOnly' && !env['RAW_BUCKET']) problems.push('RAW_BUCKET is not set (DeidentifiedOnly)');
   const config: ResearchConfig = {
     mode,
+    researchImport: mode === 'ResearchCopy' && researchImport === 'true',
     rawBucket: env['RAW_BUCKET'] || undefined,
     tableName: req('TABLE_NAME'),
     stagingBucket: req('STAGING_BUCKET'),

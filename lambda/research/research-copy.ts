@@ -155,7 +155,9 @@ export async function copyInstance(deps: ResearchDeps, batchId: string, ordinal:
     const processedKey = processedKeyOf(result);
     const size = (await stat(tmp)).size;
     await upload(deps, processedKey, tmp, size, digest);
-    const only = config.mode === 'DeidentifiedOnly' ? await archiveAndStage(deps, batchId, o, source, { processedKey, sop: result.sopInstanceUid, study: result.studyInstanceUid, series: result.seriesInstanceUid, sopClass: result.sopClassUid, ts: result.transferSyntaxUid }) : {};
+    const copy = { processedKey, sop: result.sopInstanceUid, study: result.studyInstanceUid, series: result.seriesInstanceUid, sopClass: result.sopClassUid, ts: result.transferSyntaxUid };
+    const only = config.mode === 'DeidentifiedOnly' ? await archiveAndStage(deps, batchId, o, source, copy)
+      : config.researchImport ? { stagedKey: await stageCopy(deps, batchId, copy) } : {};
     await record(deps, batchId, ordinal, o, source, {
       status: 'COPIED', processedKey, sha256: digest.toString('hex'), bytesOut: size, ...only,
       sopClassUid: result.sopClassUid, transferSyntaxUid: result.transferSyntaxUid,
@@ -193,16 +195,24 @@ async function archiveAndStage(deps: ResearchDeps, batchId: string, o: ManifestO
   const versionQuery = source.versionId && source.versionId !== 'null' ? `?versionId=${encodeURIComponent(source.versionId)}` : '';
   const archived = await deps.s3.send(new CopyObjectCommand({ Bucket: config.rawBucket, Key: rawKey, CopySource: `${config.stagingBucket}/${o.key.split('/').map(encodeURIComponent).join('/')}${versionQuery}` }));
   const out: Record<string, unknown> = { rawKey, rawVersionId: archived.VersionId ?? 'null' };
-  if (copy) {
-    const derived = derivedBatchId(batchId);
-    const stagedKey = `${incomingPrefixOf(derived)}${copy.sop}.dcm`;
-    await deps.s3.send(new CopyObjectCommand({
-      Bucket: config.stagingBucket, Key: stagedKey, CopySource: `${config.processedBucket}/${copy.processedKey}`, MetadataDirective: 'REPLACE', ContentType: 'application/dicom',
-      Metadata: { 'study-instance-uid': copy.study, 'series-instance-uid': copy.series, 'sop-instance-uid': copy.sop, 'sop-class-uid': copy.sopClass, 'transfer-syntax-uid': copy.ts, 'calling-ae-title': 'DEIDENTIFIED', 'batch-id': derived },
-    }));
-    out['stagedKey'] = stagedKey;
-  }
+  if (copy) out['stagedKey'] = await stageCopy(deps, batchId, copy);
   return out;
+}
+
+/**
+ * Stages the de-identified copy in the derived batch of `batchId` with the
+ * SCP's object metadata contract (DeidentifiedOnly, and ResearchCopy with
+ * ResearchImport); returns the staged key.
+ */
+async function stageCopy(deps: ResearchDeps, batchId: string, copy: { processedKey: string; sop: string; study: string; series: string; sopClass: string; ts: string }): Promise<string> {
+  const { config } = deps;
+  const derived = derivedBatchId(batchId);
+  const stagedKey = `${incomingPrefixOf(derived)}${copy.sop}.dcm`;
+  await deps.s3.send(new CopyObjectCommand({
+    Bucket: config.stagingBucket, Key: stagedKey, CopySource: `${config.processedBucket}/${copy.processedKey}`, MetadataDirective: 'REPLACE', ContentType: 'application/dicom',
+    Metadata: { 'study-instance-uid': copy.study, 'series-instance-uid': copy.series, 'sop-instance-uid': copy.sop, 'sop-class-uid': copy.sopClass, 'transfer-syntax-uid': copy.ts, 'calling-ae-title': 'DEIDENTIFIED', 'batch-id': derived },
+  }));
+  return stagedKey;
 }
 
 function isAwsNoSuchKey(err: unknown): boolean {
@@ -258,16 +268,20 @@ export async function summarizeResearchBatch(deps: ResearchDeps, input: { batchI
     TableName: deps.config.tableName,
     Item: { ...previous, ...researchBatchKey(batchId), status, count: plan.count, copied, refused, failed, finishedAt: deps.now().toISOString() },
   }));
-  if (deps.config.mode === 'DeidentifiedOnly') await handOff(deps, batchId, items);
+  if (deps.config.mode === 'DeidentifiedOnly' || deps.config.researchImport) await handOff(deps, batchId, items);
   deps.metrics.count({ ResearchInstancesCopied: copied, ResearchInstancesRefused: refused, ResearchInstancesFailed: failed, ResearchBatchesCopied: 1 });
   deps.log.info('research_batch_summarized', { batchId, status, count: plan.count, copied, refused, failed });
   return { batchId, status, count: plan.count, copied, refused, failed };
 }
 
 /**
- * DeidentifiedOnly: seals the derived batch (the SCP's manifest contract, so
- * the clinical workflow imports it), removes the archived originals from
- * staging, and notes the hand-off on the original batch's record.
+ * DeidentifiedOnly, or ResearchCopy with ResearchImport: seals the derived
+ * batch (the SCP's manifest contract, so the clinical workflow imports it:
+ * into the clinical data store with DeidentifiedOnly, into the research data
+ * store with ResearchImport), removes archived originals from staging
+ * (DeidentifiedOnly only: with ResearchCopy the originals are imported by the
+ * clinical execution that waits for this one), and notes the hand-off on the
+ * original batch's record.
  */
 async function handOff(deps: ResearchDeps, batchId: string, items: Record<string, unknown>[]): Promise<void> {
   const { config } = deps;
@@ -294,7 +308,7 @@ async function handOff(deps: ResearchDeps, batchId: string, items: Record<string
   }
   await deps.ddb.send(new UpdateCommand({
     TableName: config.tableName, Key: batchKey(batchId),
-    UpdateExpression: 'SET deidentifiedOnly = :d, derivedBatchId = :b',
+    UpdateExpression: config.mode === 'DeidentifiedOnly' ? 'SET deidentifiedOnly = :d, derivedBatchId = :b' : 'SET researchImport = :d, derivedBatchId = :b',
     ExpressionAttributeValues: { ':d': true, ':b': staged.length ? derived : 'none' },
   }));
   deps.log.info('research_batch_handed_off', { batchId, derivedBatchId: staged.length ? derived : undefined, staged: staged.length });

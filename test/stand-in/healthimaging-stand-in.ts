@@ -9,6 +9,8 @@ export interface StandInOptions {
   /** S3 client the stand-in reads input / writes output with (the data access role's view). */
   readonly s3: S3Client;
   readonly datastoreId: string;
+  /** Further data stores of the account (a stack with ResearchImport imports into two). Jobs, quotas and look-ups are per data store. */
+  readonly otherDatastoreIds?: readonly string[];
   /** Time a job stays SUBMITTED, then IN_PROGRESS, before it runs. Default 50 ms. */
   readonly stepDelayMs?: number;
   /** GetDICOMImportJob's outputS3Uri: as given, or with the job folder appended (both happen, REFERENCE §2). Default 'as-given'. */
@@ -72,7 +74,8 @@ export async function startHealthImagingStandIn(opts: StandInOptions): Promise<H
   let peakActiveJobs = 0;
   const delay = opts.stepDelayMs ?? 50;
   const quota = opts.maxConcurrentJobs ?? CONCURRENT_JOB_QUOTA[opts.region ?? 'us-east-1'] ?? 100;
-  const activeJobs = () => [...jobs.values()].filter((j) => j.jobStatus === 'SUBMITTED' || j.jobStatus === 'IN_PROGRESS').length;
+  // The concurrent-job quota is per data store ("AWS HealthImaging endpoints and quotas"); peakActiveJobs counts the whole account.
+  const activeJobs = (datastoreId?: string) => [...jobs.values()].filter((j) => (!datastoreId || j.datastoreId === datastoreId) && (j.jobStatus === 'SUBMITTED' || j.jobStatus === 'IN_PROGRESS')).length;
 
   const props = (j: StandInJob) => ({
     jobId: j.jobId, jobName: j.jobName, jobStatus: j.jobStatus, datastoreId: j.datastoreId, dataAccessRoleArn: j.dataAccessRoleArn,
@@ -82,7 +85,7 @@ export async function startHealthImagingStandIn(opts: StandInOptions): Promise<H
     ...(j.message ? { message: j.message } : {}),
   });
 
-  const start = (body: Record<string, unknown>): [number, object] => {
+  const start = (body: Record<string, unknown>, datastoreId: string): [number, object] => {
     const problems: string[] = [];
     const token = body['clientToken'];
     if (typeof token !== 'string' || !CLIENT_TOKEN.test(token)) problems.push('clientToken must match [A-Za-z0-9._-]{1,64}');
@@ -100,9 +103,9 @@ export async function startHealthImagingStandIn(opts: StandInOptions): Promise<H
       return [200, { datastoreId: previous.datastoreId, jobId: previous.jobId, jobStatus: previous.jobStatus, submittedAt: previous.submittedAt.getTime() / 1000 }];
     }
     // StartDICOMImportJob API reference: ServiceQuotaExceededException (HTTP 402) when a quota is exceeded.
-    if (activeJobs() >= quota) return [402, error('ServiceQuotaExceededException', 'concurrent import jobs quota reached')];
+    if (activeJobs(datastoreId) >= quota) return [402, error('ServiceQuotaExceededException', 'concurrent import jobs quota reached')];
     const job: StandInJob = {
-      jobId: randomBytes(16).toString('hex'), jobStatus: 'SUBMITTED', datastoreId: opts.datastoreId,
+      jobId: randomBytes(16).toString('hex'), jobStatus: 'SUBMITTED', datastoreId,
       dataAccessRoleArn: body['dataAccessRoleArn'] as string, clientToken: token as string,
       inputS3Uri: body['inputS3Uri'] as string, outputS3Uri: body['outputS3Uri'] as string, submittedAt: new Date(),
       ...(typeof body['jobName'] === 'string' ? { jobName: body['jobName'] } : {}),
@@ -145,25 +148,25 @@ export async function startHealthImagingStandIn(opts: StandInOptions): Promise<H
       let result: [number, object];
       let operation: StandInCall['operation'] | undefined;
       let clientToken: string | undefined;
-      const unknownStore = (id: string | undefined) => id !== opts.datastoreId;
+      const unknownStore = (id: string | undefined) => id !== opts.datastoreId && !(opts.otherDatastoreIds ?? []).includes(id ?? '');
       // POST /startDICOMImportJob/datastore/{datastoreId}
       if (req.method === 'POST' && path[1] === 'startDICOMImportJob' && path[2] === 'datastore' && path.length === 4) {
         operation = 'StartDICOMImportJob';
         const body = JSON.parse(Buffer.concat(chunks).toString() || '{}') as Record<string, unknown>;
         clientToken = body['clientToken'] as string | undefined;
-        result = unknownStore(path[3]) ? [404, error('ResourceNotFoundException', `data store ${path[3]} not found`)] : start(body);
+        result = unknownStore(path[3]) ? [404, error('ResourceNotFoundException', `data store ${path[3]} not found`)] : start(body, path[3]!);
       } else if (req.method === 'GET' && path[1] === 'getDICOMImportJob' && path[2] === 'datastore' && path[4] === 'job' && path.length === 6) {
         // GET /getDICOMImportJob/datastore/{datastoreId}/job/{jobId}
         operation = 'GetDICOMImportJob';
         const job = jobs.get(path[5]!);
-        result = unknownStore(path[3]) || !job ? [404, error('ResourceNotFoundException', `job ${path[5]} not found`)] : [200, { jobProperties: props(job) }];
+        result = unknownStore(path[3]) || !job || job.datastoreId !== path[3] ? [404, error('ResourceNotFoundException', `job ${path[5]} not found`)] : [200, { jobProperties: props(job) }];
       } else if (req.method === 'GET' && path[1] === 'listDICOMImportJobs' && path[2] === 'datastore' && path.length === 4) {
         // GET /listDICOMImportJobs/datastore/{datastoreId}?jobStatus&nextToken&maxResults
         operation = 'ListDICOMImportJobs';
         const status = url.searchParams.get('jobStatus');
         const max = Math.min(Number(url.searchParams.get('maxResults') ?? 50), 50);
         const from = Number(url.searchParams.get('nextToken') ?? 0);
-        const all = [...jobs.values()].filter((j) => !status || j.jobStatus === status);
+        const all = [...jobs.values()].filter((j) => j.datastoreId === path[3] && (!status || j.jobStatus === status));
         const page = all.slice(from, from + max).map((j) => { const { inputS3Uri: _i, outputS3Uri: _o, ...summary } = props(j); return summary; });
         result = unknownStore(path[3]) ? [404, error('ResourceNotFoundException', `data store ${path[3]} not found`)] : [200, { jobSummaries: page, ...(from + max < all.length ? { nextToken: String(from + max) } : {}) }];
       } else {
