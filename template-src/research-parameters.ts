@@ -1,4 +1,4 @@
-import { CfnCondition, type CfnParameter, Fn, type Stack } from 'aws-cdk-lib';
+import { CfnCondition, type CfnParameter, CfnRule, Fn, type Stack } from 'aws-cdk-lib';
 import type { ParameterCatalogue } from './parameter-catalogue';
 import type { ParameterPattern } from './patterns';
 
@@ -29,6 +29,8 @@ export interface ResearchParameters {
   readonly rawRetentionDays: CfnParameter;
   readonly downloadDefaultExpiry: CfnParameter;
   readonly downloadMaximumExpiry: CfnParameter;
+  readonly researchImport: CfnParameter;
+  readonly researchDatastoreId: CfnParameter;
   /** Mode is not Off: every research resource carries it. */
   readonly enabled: CfnCondition;
   /** Mode is DeidentifiedOnly. */
@@ -37,6 +39,10 @@ export interface ResearchParameters {
   readonly keyArnEmpty: CfnCondition;
   /** Mode is not Off and no key ARN was given: the stack creates the HMAC key. */
   readonly createKey: CfnCondition;
+  /** Mode is ResearchCopy and ResearchImport is Yes: every research-import resource carries it. */
+  readonly researchImportOn: CfnCondition;
+  /** researchImportOn and ResearchDatastoreId empty: the stack creates the research data store. */
+  readonly createResearchDatastore: CfnCondition;
 }
 
 /** Declares the De-identification parameters and their conditions. */
@@ -133,10 +139,57 @@ export function addResearchParameters(stack: Stack, catalogue: ParameterCatalogu
       constraintDescription: 'A number of seconds from 60 to 604800 (7 days, the SigV4 limit).',
       description: 'Upper bound the research CLI applies to any requested expiry (a URL also dies with the credentials that signed it).',
     }),
+    researchImport: catalogue.add('ResearchImport', {
+      group,
+      label: 'Import research copies into a second data store',
+      type: 'String',
+      default: 'No',
+      allowedValues: ['No', 'Yes'],
+      description:
+        'ResearchCopy only: Yes = the de-identified copies of every batch are imported into a second HealthImaging data store (ResearchDatastoreId, or one the stack creates) with the same slot limiting, reconciliation and per-instance records as the clinical import. Refused with DeidentifiedOnly, where the clinical data store already receives only de-identified data.',
+    }),
+    researchDatastoreId: catalogue.add('ResearchDatastoreId', {
+      group,
+      label: 'Existing research data store ID (optional)',
+      type: 'String',
+      default: '',
+      pattern: { pattern: '^([0-9a-z]{32})?$', description: 'Leave empty to create a research data store, or a 32-character HealthImaging data store ID in this Region.' },
+      description:
+        'With ResearchImport=Yes: empty = the stack creates a second data store (AWS owned key, kept when the stack is deleted); or the ID of an existing one (not the clinical data store) in this Region and account.',
+    }),
   };
   const enabled = new CfnCondition(stack, 'DeidentificationOn', { expression: Fn.conditionNot(Fn.conditionEquals(mode.valueAsString, 'Off')) });
   const deidentifiedOnly = new CfnCondition(stack, 'DeidentifiedOnlyMode', { expression: Fn.conditionEquals(mode.valueAsString, 'DeidentifiedOnly') });
   const keyArnEmpty = new CfnCondition(stack, 'DeidKeyArnEmpty', { expression: Fn.conditionEquals(params.keyArn.valueAsString, '') });
   const createKey = new CfnCondition(stack, 'CreateDeidKey', { expression: Fn.conditionAnd(enabled, keyArnEmpty) });
-  return { ...params, enabled, deidentifiedOnly, keyArnEmpty, createKey };
+  const researchImportOn = new CfnCondition(stack, 'ResearchImportOn', {
+    expression: Fn.conditionAnd(Fn.conditionEquals(mode.valueAsString, 'ResearchCopy'), Fn.conditionEquals(params.researchImport.valueAsString, 'Yes')),
+  });
+  const createResearchDatastore = new CfnCondition(stack, 'CreateResearchDatastore', {
+    expression: Fn.conditionAnd(researchImportOn, Fn.conditionEquals(params.researchDatastoreId.valueAsString, '')),
+  });
+  return { ...params, enabled, deidentifiedOnly, keyArnEmpty, createKey, researchImportOn, createResearchDatastore };
+}
+
+/**
+ * Template Rules of ResearchImport, checked before any resource exists:
+ * Yes needs DeidentificationMode=ResearchCopy (with DeidentifiedOnly the
+ * clinical data store already receives only the de-identified copies; with
+ * Off there are none), and a given research data store is not the clinical one.
+ */
+export function addResearchImportRules(stack: Stack, params: ResearchParameters, existingDatastoreId: CfnParameter): void {
+  new CfnRule(stack, 'ResearchImportNeedsResearchCopy', {
+    ruleCondition: Fn.conditionEquals(params.researchImport.valueAsString, 'Yes'),
+    assertions: [{
+      assert: Fn.conditionEquals(params.mode.valueAsString, 'ResearchCopy'),
+      assertDescription: 'ResearchImport=Yes needs DeidentificationMode=ResearchCopy. With DeidentifiedOnly the clinical data store already receives only de-identified copies; set ResearchImport to No.',
+    }],
+  });
+  new CfnRule(stack, 'ResearchDatastoreIsNotClinical', {
+    ruleCondition: Fn.conditionNot(Fn.conditionEquals(params.researchDatastoreId.valueAsString, '')),
+    assertions: [{
+      assert: Fn.conditionNot(Fn.conditionEquals(params.researchDatastoreId.valueAsString, existingDatastoreId.valueAsString)),
+      assertDescription: 'ResearchDatastoreId must name a different data store than ExistingDatastoreId: research copies never go into the clinical data store.',
+    }],
+  });
 }

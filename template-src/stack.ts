@@ -18,7 +18,8 @@ import { addOutputs } from './outputs';
 import { ParameterCatalogue } from './parameter-catalogue';
 import { ResearchCopy } from './research-copy';
 import { researchCopySteps } from './research-hook';
-import { addResearchParameters } from './research-parameters';
+import { addResearchImportRules, addResearchParameters } from './research-parameters';
+import { ResearchImport } from './research-import';
 import { addTemplateRules } from './rules';
 import { addImportJobParameters } from './import-parameters';
 import { CONTAINER_DICOM_PORT, HEALTH_PORT, SCP_CONTAINER_NAME, ScpTaskDefinition } from './scp-task-definition';
@@ -50,6 +51,7 @@ export class DicomStoreScpStack extends Stack {
     const deid = addResearchParameters(this, catalogue);
     catalogue.renderInterface();
     addTemplateRules(this, net, ops);
+    addResearchImportRules(this, deid, ops.existingDatastoreId);
     Aspects.of(this).add(new LogRetentionPolicy(ops.logRetentionDays.valueAsNumber));
     Aspects.of(this).add(new StatefulRetention());
 
@@ -170,6 +172,7 @@ export class DicomStoreScpStack extends Stack {
       lambdaCode: lambda.Code.fromBucket(artifacts, props.build.lambdaKey), logRetentionDays: Number(ops.logRetentionDays.default),
     });
     research.startedBy(workflow.stateMachine as sfn.StateMachine);
+    new ResearchImport(this, 'ResearchImportSetup', { params: deid, imaging, workflow, research });
     research.addAlarms(monitoring.topic);
     monitoring.addWorkflowAlarms(workflow);
     dashboard.addWorkflowWidgets(workflow);
