@@ -10,6 +10,8 @@ import { failureIndexKeys, instanceKeys } from './table-keys';
 export interface InstanceRowFields {
   readonly status: InstanceStatus;
   readonly batchId: string;
+  /** Data store the instance is (to be) imported into: the clinical one, or the research one for a derived batch with ResearchImport. */
+  readonly datastoreId?: string;
   readonly sealedAt?: string;
   readonly jobId?: string;
   readonly attempt?: number;
@@ -37,7 +39,7 @@ export async function putInstanceRow(deps: WorkflowDeps, o: ManifestObject, f: I
   const rank = statusRank(f.status, f.attempt);
   const listed = f.listAsFailure ? failureIndexKeys(at, 'SOP', o.sopInstanceUid) : {};
   const optional = Object.fromEntries(Object.entries({
-    jobId: f.jobId, attempt: f.attempt, imageSetId: f.imageSetId, isPrimary: f.isPrimary, warnings: f.warnings, failure: f.failure, movedTo: f.movedTo,
+    datastoreId: f.datastoreId, jobId: f.jobId, attempt: f.attempt, imageSetId: f.imageSetId, isPrimary: f.isPrimary, warnings: f.warnings, failure: f.failure, movedTo: f.movedTo,
   }).filter(([, v]) => v !== undefined));
   try {
     await deps.ddb.send(new PutCommand({

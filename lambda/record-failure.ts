@@ -88,6 +88,7 @@ async function markRows(deps: WorkflowDeps, state: ExecutionState, batchId: stri
   }
   await putInstanceRows(deps, objects, (o) => ({
     status: 'BATCH_FAILED', batchId, sealedAt, failure: { code, message, ...(jobOutput.failures.get(o.key) ?? {}) }, ...(state.job ? { jobId: state.job.jobId } : {}),
+    ...(state.batch?.datastoreId ? { datastoreId: state.batch.datastoreId } : {}),
   }));
 }
 

@@ -6,6 +6,7 @@ import * as handlers from '../../lambda/index';
 import { resetResearchRuntime } from '../../lambda/research/handlers';
 import { startPipeline, type Pipeline } from '../e2e/pipeline-harness';
 import { TEMPLATE_PATH } from '../e2e/workflow-definition';
+import type { StandInOptions } from '../stand-in/healthimaging-stand-in';
 
 type Template = { Resources: Record<string, { Type: string; Properties?: Record<string, any> }> };
 type Definition = { StartAt: string; States: Record<string, any> };
@@ -73,7 +74,7 @@ export interface ResearchPipeline extends Pipeline {
  */
 export const RAW_BUCKET = 'raw';
 
-export async function startResearchPipeline(env: Record<string, string> = {}, mode: 'ResearchCopy' | 'DeidentifiedOnly' = 'ResearchCopy'): Promise<ResearchPipeline> {
+export async function startResearchPipeline(env: Record<string, string> = {}, mode: 'ResearchCopy' | 'DeidentifiedOnly' = 'ResearchCopy', opts: { standIn?: Partial<StandInOptions> } = {}): Promise<ResearchPipeline> {
   const researchDefinition = definitionFromTemplate('PlanResearchBatch');
   const machine = new StateMachine(researchDefinition as never, { validationOptions: { checkArn: true, checkPaths: true } });
   const local: Record<string, (input: any) => Promise<any>> = {};
@@ -117,6 +118,7 @@ export async function startResearchPipeline(env: Record<string, string> = {}, mo
       },
     },
     env,
+    ...(opts.standIn ? { standIn: opts.standIn } : {}),
   });
   await p.s3.send(new CreateBucketCommand({ Bucket: PROCESSED_BUCKET }));
   await p.s3.send(new CreateBucketCommand({ Bucket: RAW_BUCKET }));

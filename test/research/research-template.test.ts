@@ -2,10 +2,11 @@ import { expect } from 'chai';
 import { createdResources, evaluateConditions, productTemplate, resolveIfs, resourcesOfType, type Json } from '../template/template-fixture';
 import { RESEARCH_CHUNK_SIZE, RESEARCH_MAP_CONCURRENCY } from '../../template-src/research-copy';
 import { OPTIONAL_KMS_KEY_ARN, RETAIN_OPTION_LIST } from '../../template-src/research-parameters';
+import { failedAssertions } from '../template/rule-evaluator';
 
 const DEID_PARAMETERS = [
   'DeidentificationMode', 'DeidDateHandling', 'DeidRetainOptions', 'DeidPrivateTags', 'DeidBurnedInPolicy', 'DeidPatientIdPrefix',
-  'DeidKeyArn', 'RawRetentionDays', 'DownloadUrlDefaultExpiry', 'DownloadUrlMaximumExpiry',
+  'DeidKeyArn', 'RawRetentionDays', 'DownloadUrlDefaultExpiry', 'DownloadUrlMaximumExpiry', 'ResearchImport', 'ResearchDatastoreId',
 ];
 const GIVEN_KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
@@ -113,5 +114,88 @@ describe('template: De-identification parameters and the research-copy resources
     expect(ok(RETAIN_OPTION_LIST, 'safe-private')).to.equal(false);
     expect(ok(OPTIONAL_KMS_KEY_ARN, GIVEN_KEY)).to.equal(true);
     expect(ok(OPTIONAL_KMS_KEY_ARN, 'alias/my-key')).to.equal(false);
+  });
+});
+
+describe('template: ResearchImport (research copies into a second HealthImaging data store)', () => {
+  const template = productTemplate();
+  const RESEARCH_DS = 'fedcba9876543210fedcba9876543210';
+  const ON = { DeidentificationMode: 'ResearchCopy', ResearchImport: 'Yes' };
+  const created = (values: Record<string, string>) => createdResources(template, values);
+  const importPolicy = (ids: Set<string>) => resourcesOfType(template, 'AWS::IAM::Policy').filter(([id, p]) => ids.has(id) && JSON.stringify(p.Properties.PolicyDocument).includes('StartDICOMImportJob') && id.startsWith('ResearchImport'));
+  const NO_VALUE = JSON.stringify({ Ref: 'AWS::NoValue' });
+  const sourceArns = (trust: Json, conditions: Record<string, boolean>) => (resolveIfs(trust.Properties.AssumeRolePolicyDocument.Statement[0].Condition.ArnEquals['aws:SourceArn'], conditions) as Json[]).filter((a) => JSON.stringify(a) !== NO_VALUE);
+  const envOf = (values: Record<string, string>, name: string) => {
+    const conditions = evaluateConditions(template, values);
+    return resourcesOfType(template, 'AWS::Lambda::Function').filter(([id]) => created(values).has(id))
+      .map(([, f]) => f.Properties.Environment?.Variables?.[name]).filter((v) => v !== undefined).map((v) => resolveIfs(v, conditions));
+  };
+
+  it('parameters: ResearchImport No (default) | Yes, ResearchDatastoreId empty or a data store id', () => {
+    expect(template.Parameters.ResearchImport).to.include({ Default: 'No' });
+    expect(template.Parameters.ResearchImport.AllowedValues).to.deep.equal(['No', 'Yes']);
+    const id = new RegExp(template.Parameters.ResearchDatastoreId.AllowedPattern as string);
+    expect(['', RESEARCH_DS].every((v) => id.test(v))).to.equal(true);
+    expect(['FEDCBA9876543210FEDCBA9876543210', 'abc', `${RESEARCH_DS}0`].some((v) => id.test(v))).to.equal(false);
+  });
+
+  it('nothing of it exists unless DeidentificationMode=ResearchCopy and ResearchImport=Yes', () => {
+    const withImport = created(ON);
+    const added = [...withImport].filter((id) => !created({ DeidentificationMode: 'ResearchCopy' }).has(id));
+    expect(added.sort()).to.deep.equal(['ResearchDatastore', importPolicy(withImport)[0]![0]].sort());
+    const offCases: Array<Record<string, string>> = [{}, { DeidentificationMode: 'ResearchCopy' }, { DeidentificationMode: 'DeidentifiedOnly', ResearchImport: 'Yes' }, { ResearchImport: 'Yes' }];
+    for (const values of offCases) {
+      const ids = created(values);
+      expect(ids.has('ResearchDatastore'), JSON.stringify(values)).to.equal(false);
+      expect(importPolicy(ids), JSON.stringify(values)).to.deep.equal([]);
+      expect(new Set(envOf(values, 'RESEARCH_DATASTORE_ID')), JSON.stringify(values)).to.deep.equal(new Set(['']));
+      const conditions = evaluateConditions(template, values);
+      expect(conditions['ResearchImportOn']).to.equal(false);
+      const trust = resourcesOfType(template, 'AWS::IAM::Role').find(([id]) => id.startsWith('HealthImagingDataAccessRole'))![1];
+      expect(sourceArns(trust, conditions), JSON.stringify(values)).to.have.length(1);
+    }
+  });
+
+  it('creates a retained research data store unless ResearchDatastoreId is given, and the import functions learn it', () => {
+    const ds = template.Resources.ResearchDatastore;
+    expect(ds.Type).to.equal('AWS::HealthImaging::Datastore');
+    expect(ds.Properties.KmsKeyArn).to.equal(undefined);
+    expect([ds.DeletionPolicy, ds.UpdateReplacePolicy]).to.deep.equal([template.Resources.Datastore.DeletionPolicy, template.Resources.Datastore.UpdateReplacePolicy]);
+    expect(ds.DeletionPolicy).to.equal('RetainExceptOnCreate');
+    expect(created(ON).has('ResearchDatastore')).to.equal(true);
+    const given = { ...ON, ResearchDatastoreId: RESEARCH_DS };
+    expect(created(given).has('ResearchDatastore')).to.equal(false);
+    expect(envOf(ON, 'RESEARCH_DATASTORE_ID')).to.have.length(5);
+    expect(new Set(envOf(ON, 'RESEARCH_DATASTORE_ID').map((v) => JSON.stringify(v)))).to.deep.equal(new Set([JSON.stringify({ 'Fn::GetAtt': ['ResearchDatastore', 'DatastoreId'] })]));
+    expect(new Set(envOf(given, 'RESEARCH_DATASTORE_ID').map((v) => JSON.stringify(v)))).to.deep.equal(new Set([JSON.stringify({ Ref: 'ResearchDatastoreId' })]));
+    expect(new Set(envOf(ON, 'RESEARCH_IMPORT'))).to.deep.equal(new Set(['true']));
+    expect(new Set(envOf({ DeidentificationMode: 'ResearchCopy' }, 'RESEARCH_IMPORT'))).to.deep.equal(new Set(['false']));
+    const conditions = evaluateConditions(template, given);
+    expect(resolveIfs(template.Outputs.ResearchImportDatastoreId.Value, conditions)).to.deep.equal({ Ref: 'ResearchDatastoreId' });
+  });
+
+  it('IAM when on: import/poll on the research data store for the two import-job roles; the data access role trusts both data stores', () => {
+    const conditions = evaluateConditions(template, { ...ON, ResearchDatastoreId: RESEARCH_DS });
+    const [[, policy]] = importPolicy(created(ON)) as [[string, Json]];
+    const [statement] = policy.Properties.PolicyDocument.Statement as Json[];
+    expect(statement.Action).to.have.members(['medical-imaging:StartDICOMImportJob', 'medical-imaging:GetDICOMImportJob']);
+    expect(JSON.stringify(resolveIfs(statement.Resource, conditions))).to.include('ResearchDatastoreId').and.not.include('ExistingDatastoreId');
+    expect(policy.Properties.Roles).to.have.length(2);
+    const trust = resourcesOfType(template, 'AWS::IAM::Role').find(([id]) => id.startsWith('HealthImagingDataAccessRole'))![1];
+    const arns = sourceArns(trust, conditions);
+    expect(arns).to.have.length(2);
+    expect(JSON.stringify(arns[1])).to.include('ResearchDatastoreId');
+  });
+
+  it('Rules: Yes needs ResearchCopy; a given research data store is not the clinical one', () => {
+    const env = { region: 'us-east-1', attributes: { 'subnet-a': { VpcId: 'vpc-1', AvailabilityZone: 'us-east-1a' } } };
+    const base = { VpcID: 'vpc-1', PublicSubnetIDs: 'subnet-a', PrivateSubnetIDs: 'subnet-a', PeerCIDR1: '203.0.113.0/24' };
+    const failed = (values: Record<string, string>) => Object.keys(failedAssertions(template, { ...base, ...values }, env)).filter((r) => r.startsWith('Research'));
+    expect(failed(ON)).to.deep.equal([]);
+    expect(failed({ DeidentificationMode: 'ResearchCopy' })).to.deep.equal([]);
+    expect(failed({ DeidentificationMode: 'DeidentifiedOnly', ResearchImport: 'Yes' })).to.deep.equal(['ResearchImportNeedsResearchCopy']);
+    expect(failed({ ResearchImport: 'Yes' })).to.deep.equal(['ResearchImportNeedsResearchCopy']);
+    expect(failed({ ...ON, ExistingDatastoreId: RESEARCH_DS, ResearchDatastoreId: RESEARCH_DS })).to.deep.equal(['ResearchDatastoreIsNotClinical']);
+    expect(failed({ ...ON, ExistingDatastoreId: '0123456789abcdef0123456789abcdef', ResearchDatastoreId: RESEARCH_DS })).to.deep.equal([]);
   });
 });
