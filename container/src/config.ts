@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import Ajv, { type ErrorObject } from 'ajv';
 import { ConfigError } from './errors';
 import { PRODUCT_CODE_PATTERN } from './marketplace';
@@ -30,7 +31,14 @@ export interface ScpConfig {
   readonly maximumInstanceBytes: number;
   readonly logLevel: LogLevel;
   readonly marketplaceProductCode: string | undefined;
+  /** Worker processes (WORKERS; `auto` resolved to the CPUs available). 1: one process, no primary. */
+  readonly workers: number;
+  /** CloudFormation stack name: dimension of the AssociationUtilization metric (unset: not published). */
+  readonly stackName: string | undefined;
 }
+
+/** Upper bound of WORKERS. */
+export const MAXIMUM_WORKERS = 64;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -71,6 +79,8 @@ export const VARIABLES: readonly VariableSpec[] = [
   { name: 'MAXIMUM_INSTANCE_BYTES', default: String(4 * GIB), schema: UINT, description: 'Largest instance accepted (HealthImaging imports files up to 4 GB); larger ones get 0xA700 and are not stored.' },
   { name: 'LOG_LEVEL', default: 'info', schema: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] }, description: 'Lowest level logged (JSON lines on stdout).' },
   { name: 'MARKETPLACE_PRODUCT_CODE', default: undefined, schema: { type: 'string', pattern: PRODUCT_CODE_PATTERN }, description: 'When set, RegisterUsage is called at start (transient errors retried for 45 s); not entitled → exit 3.' },
+  { name: 'WORKERS', default: 'auto', schema: { type: 'string', pattern: '^(auto|[0-9]+)$' }, description: 'Worker processes sharing the DICOM port (1–64); `auto` = the CPUs the task may use (`os.availableParallelism()`, which follows the container\'s CPU quota), capped at 64. 1 runs a single process as before.' },
+  { name: 'STACK_NAME', default: undefined, schema: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9-]{0,127}$' }, description: 'CloudFormation stack name (set by the template). When set, the SCP publishes AssociationUtilization (CloudWatch embedded metric format on stdout) for autoscaling.' },
 ];
 
 const schema = {
@@ -131,6 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ScpConfig {
   range('BATCH_MAX_BYTES', 1, 10_000_000_000);
   range('BATCH_QUIET_SECONDS', 1, 3600);
   range('MAXIMUM_INSTANCE_BYTES', 1, 4 * GIB);
+  if (raw.WORKERS !== 'auto') range('WORKERS', 1, MAXIMUM_WORKERS);
   if (int('SCP_PORT') === int('HEALTH_PORT') && problems.length === 0) problems.push('SCP_PORT and HEALTH_PORT must differ');
   if (raw.S3_ENDPOINT !== undefined && !raw.STORAGE_URI.startsWith('s3://')) problems.push('S3_ENDPOINT is set but STORAGE_URI is not an s3:// URI');
   if (problems.length > 0) throw new ConfigError(problems);
@@ -158,5 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ScpConfig {
     maximumInstanceBytes: int('MAXIMUM_INSTANCE_BYTES'),
     logLevel: raw.LOG_LEVEL as LogLevel,
     marketplaceProductCode: raw.MARKETPLACE_PRODUCT_CODE,
+    workers: raw.WORKERS === 'auto' ? Math.min(availableParallelism(), MAXIMUM_WORKERS) : int('WORKERS'),
+    stackName: raw.STACK_NAME,
   });
 }
