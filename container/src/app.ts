@@ -78,7 +78,7 @@ export async function startApp(opts: AppOptions): Promise<RunningApp> {
     },
   });
   metrics.addGauge('dicom_associations_active', 'Established associations.', () => server.activeAssociations());
-  metrics.addGauge('dicom_associations_max', 'MAXIMUM_ASSOCIATIONS.', () => config.maximumAssociations);
+  metrics.addGauge('dicom_associations_max', 'MAXIMUM_ASSOCIATIONS.', () => config.maximumAssociations, 'max');
   metrics.addGauge('dicom_connections_open', 'Open TCP connections (associated or not).', () => server.connections);
   metrics.addGauge('dicom_batches_open', 'Batches not yet sealed.', () => batcher.openBatches);
 

@@ -41,7 +41,9 @@ export async function runWorker(config: ScpConfig, logger: Logger): Promise<void
       onForgotten: (batchId) => send({ scp: 'sealed', batchId }),
     },
   });
-  // prom-client answers the primary's AggregatorRegistry from this registry.
+  // Constructing an AggregatorRegistry in a worker installs prom-client's
+  // answer to the primary's clusterMetrics(), read from this registry.
+  new AggregatorRegistry();
   AggregatorRegistry.setRegistries([app.metrics.registry]);
 
   const stop = (reason: string): void => {
