@@ -79,8 +79,8 @@ export const VARIABLES: readonly VariableSpec[] = [
   { name: 'MAXIMUM_INSTANCE_BYTES', default: String(4 * GIB), schema: UINT, description: 'Largest instance accepted (HealthImaging imports files up to 4 GB); larger ones get 0xA700 and are not stored.' },
   { name: 'LOG_LEVEL', default: 'info', schema: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] }, description: 'Lowest level logged (JSON lines on stdout).' },
   { name: 'MARKETPLACE_PRODUCT_CODE', default: undefined, schema: { type: 'string', pattern: PRODUCT_CODE_PATTERN }, description: 'When set, RegisterUsage is called at start (transient errors retried for 45 s); not entitled → exit 3.' },
-  { name: 'WORKERS', default: 'auto', schema: { type: 'string', pattern: '^(auto|[0-9]+)$' }, description: 'Worker processes sharing the DICOM port (1–64); `auto` = the CPUs the task may use (`os.availableParallelism()`, which follows the container\'s CPU quota), capped at 64. 1 runs a single process as before.' },
-  { name: 'STACK_NAME', default: undefined, schema: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9-]{0,127}$' }, description: 'CloudFormation stack name (set by the template). When set, the SCP publishes AssociationUtilization (CloudWatch embedded metric format on stdout) for autoscaling.' },
+  { name: 'WORKERS', default: 'auto', schema: { type: 'string', pattern: '^(auto|[0-9]+)$' }, description: 'Processes sharing the DICOM port (1–64): one primary grants association slots (MAXIMUM_ASSOCIATIONS holds for the task), aggregates `/health` and `/metrics`, and replaces a worker that dies after sealing its batch. `auto` = `os.availableParallelism()`: the vCPUs of a Fargate task; elsewhere the CPUs the process may use (Node.js 22 also honours a cgroup CPU quota). 1 = a single process, as before.' },
+  { name: 'STACK_NAME', default: undefined, schema: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9-]{0,127}$' }, description: 'CloudFormation stack name (the template sets it). When set, the SCP publishes `AssociationUtilization` (CloudWatch embedded metric format on stdout) for the second autoscaling policy.' },
 ];
 
 const schema = {
