@@ -163,7 +163,8 @@ export async function startPrimary(config: ScpConfig, logger: Logger): Promise<R
       void askHealth().then((answers) => {
         const parts = [...states.values()].map((s) => ({ pid: s.worker.process.pid ?? 0, ...(answers.get(s.worker.id) ?? { listening: false, draining: false, storageFailing: false, associations: 0 }) }));
         const base = healthReport({
-          listening: () => parts.length === config.workers && parts.every((p) => p.listening),
+          // One listening worker takes connections: a worker being replaced does not take the task out of the load balancer.
+          listening: () => parts.some((p) => p.listening),
           draining: () => shuttingDown !== undefined,
           storageFailing: () => parts.some((p) => p.storageFailing),
           associations: () => ({ active: slotsHeld(), max: config.maximumAssociations }),
