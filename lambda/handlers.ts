@@ -1,10 +1,11 @@
 import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { checkImportStatus as checkCore } from './check-import-status';
 import { createClients, type WorkflowClients } from './clients';
-import { loadConfig } from './config';
+import type { Context } from 'aws-lambda';
+import { loadConfig, type WorkflowConfig } from './config';
 import type { WorkflowDeps } from './deps';
-import { createLogger } from './logger';
-import { createEmfMetrics } from './metrics';
+import { createLogger, type LambdaLogger } from './logger';
+import { createEmfMetrics, type FlushableMetrics } from './metrics';
 import { recordFailure as recordFailureCore } from './record-failure';
 import { recordResults as recordResultsCore } from './record-results';
 import { startImportJob as startCore } from './start-import-job';
@@ -13,19 +14,20 @@ import { triggerStateMachine as triggerCore, type SqsEvent } from './trigger-sta
 import { validateBatch as validateCore } from './validate-batch';
 import type { BatchRef, ExecutionState, ImportRequest, JobRef } from './workflow-types';
 
-let cached: { deps: WorkflowDeps; clients: WorkflowClients } | undefined;
+let cached: { config: WorkflowConfig; clients: WorkflowClients; metrics: FlushableMetrics; loggers: Map<string, LambdaLogger> } | undefined;
 
-/** Builds config, clients, logger and metrics once per Lambda container. */
-function runtime(component: string): { deps: WorkflowDeps; clients: WorkflowClients } {
+/** Builds config, clients and metrics once per Lambda container; one logger per handler. */
+function runtime(component: string, context: Context | undefined): { deps: WorkflowDeps; clients: WorkflowClients; metrics: FlushableMetrics } {
   if (!cached) {
     const config = loadConfig();
-    const clients = createClients(config);
-    cached = {
-      clients,
-      deps: { config, s3: clients.s3, ddb: clients.ddb, medicalImaging: clients.medicalImaging, now: () => new Date(), log: createLogger('import-workflow'), metrics: createEmfMetrics(config.metricsNamespace, config.stackName) },
-    };
+    cached = { config, clients: createClients(config), metrics: createEmfMetrics(config.metricsNamespace, config.stackName), loggers: new Map() };
   }
-  return { clients: cached.clients, deps: { ...cached.deps, log: createLogger(component) } };
+  let log = cached.loggers.get(component);
+  if (!log) cached.loggers.set(component, (log = createLogger(component)));
+  // The request id, cold start and function name go on every line of this invocation.
+  if (context) log.addContext(context);
+  const { config, clients, metrics } = cached;
+  return { clients, metrics, deps: { config, s3: clients.s3, ddb: clients.ddb, medicalImaging: clients.medicalImaging, now: () => new Date(), log, metrics } };
 }
 
 /** Forgets the cached runtime (tests change the environment between suites). */
@@ -33,15 +35,30 @@ export function resetHandlerRuntime(): void {
   cached = undefined;
 }
 
-export const validateBatch = (event: ImportRequest): Promise<BatchRef> => validateCore(runtime('validate-batch').deps, event);
-export const startImportJob = (event: { batch: BatchRef }): Promise<JobRef> => startCore(runtime('start-import-job').deps, event.batch);
-export const checkImportStatus = (event: { batch: BatchRef; job: JobRef }) => checkCore(runtime('check-import-status').deps, event);
-export const recordResults = (event: { batch: BatchRef; job: JobRef }) => recordResultsCore(runtime('record-results').deps, event);
-export const recordFailure = (event: ExecutionState) => recordFailureCore(runtime('record-failure').deps, event);
-export const sweepOrphanBatches = () => sweepCore(runtime('sweep-orphan-batches').deps);
+/**
+ * A Lambda handler `(event, context)`: builds the runtime, runs the core and
+ * writes the invocation's metrics when it ends, also when it throws (the
+ * failure path's BatchesQuarantined must reach CloudWatch even then).
+ */
+function handler<E, R>(component: string, core: (rt: { deps: WorkflowDeps; clients: WorkflowClients }, event: E) => Promise<R>) {
+  return async (event: E, context?: Context): Promise<R> => {
+    const rt = runtime(component, context);
+    try {
+      return await core(rt, event);
+    } finally {
+      rt.metrics.flush();
+    }
+  };
+}
 
-export const triggerStateMachine = (event: SqsEvent) => {
-  const { deps, clients } = runtime('trigger-state-machine');
+export const validateBatch = handler('validate-batch', ({ deps }, event: ImportRequest): Promise<BatchRef> => validateCore(deps, event));
+export const startImportJob = handler('start-import-job', ({ deps }, event: { batch: BatchRef }): Promise<JobRef> => startCore(deps, event.batch));
+export const checkImportStatus = handler('check-import-status', ({ deps }, event: { batch: BatchRef; job: JobRef }) => checkCore(deps, event));
+export const recordResults = handler('record-results', ({ deps }, event: { batch: BatchRef; job: JobRef }) => recordResultsCore(deps, event));
+export const recordFailure = handler('record-failure', ({ deps }, event: ExecutionState) => recordFailureCore(deps, event));
+export const sweepOrphanBatches = handler('sweep-orphan-batches', ({ deps }, _scheduledEvent: void) => sweepCore(deps));
+
+export const triggerStateMachine = handler('trigger-state-machine', async ({ deps, clients }, event: SqsEvent) => {
   const stateMachineArn = deps.config.stateMachineArn;
   if (!stateMachineArn) throw new Error('STATE_MACHINE_ARN is not set');
   return triggerCore({
@@ -56,4 +73,4 @@ export const triggerStateMachine = (event: SqsEvent) => {
       }
     },
   }, event);
-};
+});

@@ -5,6 +5,9 @@
  * Then runs the robustness suite and adds its figures (skip: --skip-robustness).
  *
  * Options: --reps N (default 5, at least 3), --only w1,w2, --skip-robustness, --out FILE.
+ * `--only deid` runs only the de-identification part (scripts/bench/deid.ts: a
+ * 500 MB instance, ours vs a file copy vs gdcmanon) and replaces just its
+ * section of the file; a full run includes it.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +21,7 @@ import { probeS3Ceiling } from './bench/s3-probe';
 import { REPO_ROOT, startOurs, startStorescp, type Peer } from './bench/peers';
 import { cellKey, render, summarize, targetLines, type Cell, type PeerDef } from './bench/report';
 import { buildCorpus, countStored, timeRun, workloads } from './bench/workloads';
+import { benchDeid, spliceDeid } from './bench/deid';
 
 const CHANGES = `## Changes to the hot path
 
@@ -94,6 +98,15 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started = new Date();
   const t0 = Date.now();
+  const previousDoc = existsSync(args.out) ? readFileSync(args.out, 'utf8') : '';
+  if (args.only?.length && args.only.every((w) => w === 'deid')) {
+    const section = await benchDeid(log);
+    writeFileSync(args.out, spliceDeid(previousDoc, section));
+    log(`wrote the de-identification section of ${path.relative(REPO_ROOT, args.out)}`);
+    process.stdout.write(`${section}\n`);
+    return;
+  }
+  const deidSection = !args.only || args.only.includes('deid') ? await benchDeid(log) : /<!-- deid:start -->\n([^]*?)\n<!-- deid:end -->/.exec(previousDoc)?.[1];
   const work = mkdtempSync(path.join(os.tmpdir(), 'scp-bench-'));
   const corpus = await buildCorpus(log);
   const all = workloads(corpus, args.reps).filter((w) => !args.only || args.only.includes(w.name));
@@ -178,7 +191,8 @@ async function main(): Promise<void> {
     rmSync(work, { recursive: true, force: true });
   }
   const robustness = await robustnessSection(args.skipRobustness, args.out);
-  const text = render({ startedAt: started, minutes: (Date.now() - t0) / 60000, environment: environment(), fsync, ceilings, s3Ceilings, workloads: all, peers, cells, robustness, changes: CHANGES });
+  const rendered = render({ startedAt: started, minutes: (Date.now() - t0) / 60000, environment: environment(), fsync, ceilings, s3Ceilings, workloads: all, peers, cells, robustness, changes: CHANGES });
+  const text = deidSection ? spliceDeid(rendered, deidSection) : rendered;
   writeFileSync(args.out, text);
   log(`wrote ${path.relative(REPO_ROOT, args.out)}`);
   process.stdout.write(text.slice(text.indexOf('## Results')));

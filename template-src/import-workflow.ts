@@ -99,6 +99,8 @@ export class ImportWorkflow extends Construct {
     super(scope, id);
     validateProps(props);
     this.logsKey = props.logsEncryptionKey;
+    // The deploying stack's name (a Ref), not the synthesizing stack's id: the
+    // Lambdas' StackName dimension and the alarms / dashboard must agree per stack.
     const stackName = Aws.STACK_NAME;
     const retention = props.logRetentionDays as logs.RetentionDays;
     const resultsPrefix = props.resultsPrefix ?? 'import-results/';
@@ -133,7 +135,7 @@ export class ImportWorkflow extends Construct {
         resources: [logGroup.logGroupArn],
       }));
       const fn = new lambda.Function(this, `${name}Function`, {
-        runtime: lambda.Runtime.NODEJS_22_X,
+        runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
         code: props.lambdaCode,
         handler: `index.${name}`,
@@ -146,7 +148,7 @@ export class ImportWorkflow extends Construct {
         description: `DICOM import workflow: ${name}`,
       });
       Validations.of(fn).acknowledge(
-        { id: 'AwsSolutions-L1', reason: 'Pinned to Node.js 22: the bundle is built by esbuild for node22 and tested on it.' },
+        { id: 'AwsSolutions-L1', reason: 'Pinned to Node.js 24: the bundle is built by esbuild for node24 and tested on it.' },
         { id: 'HIPAA.Security-LambdaInsideVPC', reason: 'Talks only to S3, DynamoDB, HealthImaging and Step Functions public endpoints over TLS with IAM auth; no VPC resources to reach.' },
         { id: 'HIPAA.Security-LambdaConcurrency', reason: 'Concurrency is bounded by the SQS event source maxConcurrency, the Step Functions workflow and the import-slot semaphore; reserved concurrency fails in accounts with a low limit.' },
       );

@@ -113,6 +113,11 @@ export class ScpTaskDefinition extends Construct {
         resources: [stagingBucket.arnForObjects('incoming/*'), stagingBucket.arnForObjects('batches/*')],
       }),
     );
+    // CopyObject reads its source: when an instance's Study / Series UIDs lie past the SCP's 1 MiB
+    // hold-back, the uploaded object is copied onto itself with the final metadata (docs/conformance.md 3).
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'RestampInstanceMetadata', actions: ['s3:GetObject'], resources: [stagingBucket.arnForObjects('incoming/*')] }),
+    );
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ sid: 'MarketplaceMetering', actions: ['aws-marketplace:RegisterUsage'], resources: ['*'] }),
     );

@@ -75,6 +75,7 @@ export async function startApp(opts: AppOptions): Promise<RunningApp> {
         failureStreak = ok ? 0 : failureStreak + 1;
         lastFailure = ok ? 0 : Date.now();
       },
+      onMissingUids: () => metrics.instancesMissingUids.inc(),
     },
   });
   metrics.addGauge('dicom_associations_active', 'Established associations.', () => server.activeAssociations());

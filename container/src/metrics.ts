@@ -103,6 +103,7 @@ export class ScpMetrics {
   readonly bytesStored = new Counter(this.registry, 'dicom_bytes_stored_total', 'Bytes of stored Part-10 objects.');
   readonly batchesSealed = new Counter(this.registry, 'dicom_batches_sealed_total', 'Batches sealed, by reason.', ['reason']);
   readonly echoes = new Counter(this.registry, 'dicom_echo_total', 'C-ECHO requests answered.');
+  readonly instancesMissingUids = new Counter(this.registry, 'dicom_instances_missing_uids_total', 'Stored instances whose dataset has no Study or Series Instance UID (recorded as UNKNOWN).');
   readonly storeLatency = new Histogram(this.registry, 'dicom_store_duration_seconds', 'Time from C-STORE request to response.', STORE_DURATION_BUCKETS);
 
   constructor() {

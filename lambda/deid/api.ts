@@ -51,6 +51,20 @@ export interface DeidOptions {
   readonly maxHeaderBytes?: number;
   /** Bound on sequence nesting; default 16. */
   readonly maxDepth?: number;
+  /** The allow-list of Retain Safe Private ('safe-private' in retain): private
+   * elements kept, by group, private creator and element low byte. Default
+   * empty: every private element is removed. */
+  readonly safePrivateTags?: readonly SafePrivateTag[];
+}
+
+/** A private element allowed through by Retain Safe Private. */
+export interface SafePrivateTag {
+  /** The odd group, e.g. 0x0019. */
+  readonly group: number;
+  /** The Private Creator value of the element's block, e.g. 'GEMS_ACQU_01'. */
+  readonly creator: string;
+  /** The element's low byte (0x00-0xFF), e.g. 0x1b for (0019,xx1B). */
+  readonly element: number;
 }
 
 export interface DeidResult {

@@ -15,7 +15,7 @@ export interface BundleOptions {
 }
 
 /**
- * Bundles one entry point and all its dependencies for Node.js 22 (CommonJS,
+ * Bundles one entry point and all its dependencies for Node.js 24 (CommonJS,
  * no source map, no minification so stack traces stay readable). `keepNames`
  * keeps class and function names: Lambda error names are the contract with the
  * state machine's Retry / Catch, and the SCP logs error class names.
@@ -27,7 +27,7 @@ export async function bundleNode(options: BundleOptions): Promise<Bundle> {
     entryPoints: [options.entry],
     bundle: true,
     platform: 'node',
-    target: 'node22',
+    target: 'node24',
     format: 'cjs',
     write: false,
     outfile: 'out.js',

@@ -56,7 +56,7 @@ export async function buildImage(options: ImageBuildOptions): Promise<BuiltImage
   const node = ensureNodeRuntime(options.cacheDir, options.log);
   const scp = await bundleNode({ cwd: options.cwd, entry: options.entry ?? SCP_ENTRY });
   const rootfs = assembleRootfs({ node, scp: scp.code });
-  const image = buildOciImage({
+  const image = await buildOciImage({
     layers: rootfs.layers,
     config: runtimeConfig(options.labels),
     epoch: options.epoch,

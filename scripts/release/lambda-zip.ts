@@ -20,7 +20,7 @@ export function lambdaKey(version: string, sha256: string): string {
 /** Bundles `lambda/index.ts` to `index.js` and zips it reproducibly. */
 export async function buildLambdaZip(cwd: string, version: string): Promise<LambdaZip> {
   const bundle = await bundleNode({ cwd, entry: LAMBDA_ENTRY });
-  const bytes = zipBytes([{ name: 'index.js', data: bundle.code, mode: 0o644 }]);
+  const bytes = await zipBytes([{ name: 'index.js', data: bundle.code, mode: 0o644 }]);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   return { bytes, sha256, key: lambdaKey(version, sha256) };
 }

@@ -7,7 +7,9 @@ import { sortEntries, tarChunks, type TarEntry } from './tar-writer';
  * `oci-archive:` transport of skopeo / podman / buildah — without any
  * container engine. Layers are sorted ustar streams with fixed metadata,
  * gzip-compressed by zlib with no timestamp, so the manifest digest depends
- * only on the inputs.
+ * only on the inputs. Hand-written because no kept Node.js library writes an
+ * OCI layout without an engine (the tools that do are Go: skopeo, crane,
+ * umoci); see docs/hand-written.md.
  */
 export interface OciLayerInput {
   /** Short name, recorded in the config's history. */
@@ -76,16 +78,17 @@ function json(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value));
 }
 
-export function buildOciImage(input: OciImageInput): OciImage {
+export async function buildOciImage(input: OciImageInput): Promise<OciImage> {
   const blobs = new Map<string, Buffer>();
-  const layers: OciLayerResult[] = input.layers.map((layer) => {
-    const chunks = tarChunks(sortEntries(layer.entries), { mtime: input.epoch });
+  const layers: OciLayerResult[] = [];
+  for (const layer of input.layers) {
+    const chunks = await tarChunks(sortEntries(layer.entries), { mtime: input.epoch });
     const tar = Buffer.concat(chunks);
     const gz = gzipSync(tar, { level: 9 });
     const digest = sha256(gz);
     blobs.set(digest, gz);
-    return { name: layer.name, mediaType: MT.layer, digest, size: gz.length, diffId: sha256(tar), uncompressedSize: tar.length };
-  });
+    layers.push({ name: layer.name, mediaType: MT.layer, digest, size: gz.length, diffId: sha256(tar), uncompressedSize: tar.length });
+  }
   const created = new Date(input.epoch * 1000).toISOString().replace('.000Z', 'Z');
   const configBlob = json({
     created,
@@ -130,6 +133,6 @@ export function buildOciImage(input: OciImageInput): OciImage {
     { type: 'dir', path: 'blobs/sha256', mode: 0o755 },
     ...[...blobs].map(([digest, data]) => ({ type: 'file' as const, path: `blobs/sha256/${digest.slice(7)}`, mode: 0o644, data })),
   ];
-  const archive = Buffer.concat(tarChunks(sortEntries(entries), { mtime: input.epoch }));
+  const archive = Buffer.concat(await tarChunks(sortEntries(entries), { mtime: input.epoch }));
   return { archive, manifestDigest, config, layers };
 }

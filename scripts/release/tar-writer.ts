@@ -1,7 +1,11 @@
+import { pack, type Header } from 'tar-stream';
+
 /**
- * Deterministic POSIX ustar writer. Every header field that could carry
- * build-host state (owner names, timestamps, device numbers) is fixed, so the
- * same entries always give the same bytes.
+ * Deterministic tar archives, written by `tar-stream` (ustar headers; a PAX
+ * `path` record when a name does not fit ustar). What stays ours is the policy
+ * that makes the bytes reproducible: every header field that could carry
+ * build-host state (owner ids and names, timestamps) is fixed, entries are
+ * sorted by path, paths must be relative, duplicates are refused.
  */
 
 /** One entry of a layer or archive. Paths are relative (`usr/lib/x`), no leading slash. */
@@ -15,77 +19,54 @@ export interface TarOptions {
   readonly mtime: number;
 }
 
-const BLOCK = 512;
-
 export class TarPathError extends Error {
   override readonly name = 'TarPathError';
   readonly code = 'ERR_TAR_PATH';
 }
 
-function octal(value: number, width: number): string {
-  // width - 1 digits, then NUL (the ustar convention GNU tar and Go both read).
-  return value.toString(8).padStart(width - 1, '0') + '\0';
-}
-
-function splitPath(path: string): { name: string; prefix: string } {
-  if (Buffer.byteLength(path) <= 100) return { name: path, prefix: '' };
-  // ustar: prefix (≤155) + '/' + name (≤100); split at a slash.
-  for (let i = path.length - 1; i > 0; i--) {
-    if (path[i] !== '/') continue;
-    const prefix = path.slice(0, i);
-    const name = path.slice(i + 1);
-    if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(name) <= 100 && name.length > 0) return { name, prefix };
-  }
-  throw new TarPathError(`path too long for ustar: ${path}`);
-}
-
-function header(entry: TarEntry, size: number, mtime: number): Buffer {
-  const h = Buffer.alloc(BLOCK, 0);
-  const path = entry.type === 'dir' && !entry.path.endsWith('/') ? `${entry.path}/` : entry.path;
+function checkPath(path: string): void {
   if (path.startsWith('/') || path.split('/').includes('..')) throw new TarPathError(`path must be relative and normalised: ${path}`);
-  const { name, prefix } = splitPath(path);
-  const mode = entry.type === 'symlink' ? 0o777 : entry.mode;
-  const type = entry.type === 'file' ? '0' : entry.type === 'symlink' ? '2' : '5';
-  h.write(name, 0, 100, 'utf8');
-  h.write(octal(mode & 0o7777, 8), 100, 8, 'ascii');
-  h.write(octal(0, 8), 108, 8, 'ascii');
-  h.write(octal(0, 8), 116, 8, 'ascii');
-  h.write(octal(size, 12), 124, 12, 'ascii');
-  h.write(octal(mtime, 12), 136, 12, 'ascii');
-  h.write('        ', 148, 8, 'ascii');
-  h.write(type, 156, 1, 'ascii');
-  if (entry.type === 'symlink') {
-    if (Buffer.byteLength(entry.target) > 100) throw new TarPathError(`symlink target too long: ${entry.target}`);
-    h.write(entry.target, 157, 100, 'utf8');
+}
+
+function header(entry: TarEntry, mtime: Date): Header {
+  checkPath(entry.path);
+  const fixed = { mtime, uid: 0, gid: 0, uname: '', gname: '', devmajor: 0, devminor: 0 };
+  switch (entry.type) {
+    // Directory names end in '/', the convention GNU tar and Go's archive/tar write.
+    case 'dir': return { ...fixed, name: entry.path.endsWith('/') ? entry.path : `${entry.path}/`, type: 'directory', mode: entry.mode & 0o7777, size: 0, linkname: '' };
+    case 'file': return { ...fixed, name: entry.path, type: 'file', mode: entry.mode & 0o7777, size: entry.data.length, linkname: '' };
+    case 'symlink': return { ...fixed, name: entry.path, type: 'symlink', mode: 0o777, size: 0, linkname: entry.target };
   }
-  h.write('ustar\0', 257, 6, 'ascii');
-  h.write('00', 263, 2, 'ascii');
-  h.write(octal(0, 8), 329, 8, 'ascii');
-  h.write(octal(0, 8), 337, 8, 'ascii');
-  h.write(prefix, 345, 155, 'utf8');
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
-  return h;
 }
 
 /**
- * Serialises entries in the order given (callers sort; see `sortEntries`).
- * Returns the archive as chunks so large files are not copied twice.
+ * Serialises entries in the order given (callers sort; see `sortEntries`) and
+ * returns the archive's chunks (large files are not copied into one buffer).
  */
-export function tarChunks(entries: readonly TarEntry[], options: TarOptions): Buffer[] {
-  const out: Buffer[] = [];
-  for (const entry of entries) {
-    const size = entry.type === 'file' ? entry.data.length : 0;
-    out.push(header(entry, size, options.mtime));
-    if (entry.type === 'file' && size > 0) {
-      out.push(entry.data);
-      const pad = (BLOCK - (size % BLOCK)) % BLOCK;
-      if (pad) out.push(Buffer.alloc(pad, 0));
+export async function tarChunks(entries: readonly TarEntry[], options: TarOptions): Promise<Buffer[]> {
+  const mtime = new Date(options.mtime * 1000);
+  const archive = pack();
+  const chunks: Buffer[] = [];
+  const collected = (async () => {
+    for await (const chunk of archive) chunks.push(Buffer.from(chunk as Uint8Array));
+  })();
+  try {
+    for (const entry of entries) {
+      const h = header(entry, mtime);
+      await new Promise<void>((resolve, reject) => {
+        const done = (err?: Error | null) => (err ? reject(err) : resolve());
+        if (entry.type === 'file') archive.entry(h, entry.data, done);
+        else archive.entry(h, done);
+      });
     }
+  } catch (err) {
+    archive.destroy();
+    await collected.catch(() => undefined);
+    throw err;
   }
-  out.push(Buffer.alloc(BLOCK * 2, 0));
-  return out;
+  archive.finalize();
+  await collected;
+  return chunks;
 }
 
 /** Sorts by path (byte order), so parents precede children; rejects duplicates. */

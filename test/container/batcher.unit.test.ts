@@ -24,6 +24,14 @@ function info(batchId: string, n: number, study = '1.2.3'): InstanceInfo {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits for a condition, bounded (20 s) so a broken batcher fails instead of hanging. */
+async function until(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('condition not reached within 20 s');
+    await sleep(10);
+  }
+}
 const clock = () => new Date('2026-11-23T11:22:33.000Z');
 
 describe('batcher', () => {
@@ -72,26 +80,42 @@ describe('batcher', () => {
   });
 
   it('restarts the quiet period with each instance, and again after a quiet seal', async () => {
+    // No assertion depends on how late the machine runs a timer: each seal is
+    // checked against the instants the test observed. A timer that was not
+    // restarted by each instance would seal quietMs after the batch's FIRST
+    // instance, i.e. before quietMs had passed since its last one.
+    const quietMs = 400;
+    const sealedAt: number[] = [];
     const { sink, manifests } = recordingSink();
-    const b = new Batcher({ sink, maxFiles: 100, maxBytes: 1e9, quietMs: 80, logger: silentLogger });
-    const ids: string[] = [];
+    const put = sink.putObject;
+    sink.putObject = async (key, body, contentType) => {
+      sealedAt.push(performance.now());
+      await put(key, body, contentType);
+    };
+    const b = new Batcher({ sink, maxFiles: 100, maxBytes: 1e9, quietMs, logger: silentLogger });
+    const committedAt: Array<{ batchId: string; at: number }> = [];
     for (let i = 0; i < 4; i++) {
       const s = b.reserve();
-      ids.push(s.batchId);
       s.committed(info(s.batchId, i), 10);
-      await sleep(40);
+      committedAt.push({ batchId: s.batchId, at: performance.now() });
+      await sleep(quietMs / 4);
     }
-    // Four instances 40 ms apart with an 80 ms quiet period: one batch, not yet sealed.
-    expect(new Set(ids).size).to.equal(1);
-    expect(manifests).to.have.length(0);
-    await sleep(120);
-    expect(manifests.map((m) => [m.sealReason, m.count])).to.deep.equal([['quiet', 4]]);
-    // The timer fired once; the next instance arms it again.
+    await until(() => manifests.length >= 1);
+    const first = manifests[0]!;
+    expect(first.sealReason).to.equal('quiet');
+    const inFirst = committedAt.filter((c) => c.batchId === first.batchId);
+    expect(first.count).to.equal(inFirst.length);
+    expect(sealedAt[0]! - inFirst[inFirst.length - 1]!.at).to.be.at.least(quietMs - 2);
+    // The timer fired; the next instance arms it again, in a new batch.
+    await until(() => manifests.length === new Set(committedAt.map((c) => c.batchId)).size);
+    const before = manifests.length;
     const s = b.reserve();
-    expect(s.batchId).to.not.equal(ids[0]);
+    expect(committedAt.map((c) => c.batchId)).not.to.include(s.batchId);
     s.committed(info(s.batchId, 9), 10);
-    await sleep(160);
-    expect(manifests.map((m) => [m.sealReason, m.count])).to.deep.equal([['quiet', 4], ['quiet', 1]]);
+    const at = performance.now();
+    await until(() => manifests.length > before);
+    expect([manifests[before]!.sealReason, manifests[before]!.count]).to.deep.equal(['quiet', 1]);
+    expect(sealedAt[before]! - at).to.be.at.least(quietMs - 2);
   });
 
   it('lists a re-sent instance once, and writes no manifest for an empty batch', async () => {

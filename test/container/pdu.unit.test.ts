@@ -3,7 +3,7 @@ import { buildAbort, buildAssociateAc, buildPData, parseAssociateRq } from '../.
 import { encodeResponse, parseCommandSet } from '../../container/src/dicom/command-set';
 import { PduReader } from '../../container/src/dicom/pdu-reader';
 import { ProtocolError } from '../../container/src/errors';
-import { associateRqPdu } from '../helpers/raw-peer';
+import { associateRqPdu, userIdentityItem } from '../helpers/raw-peer';
 
 function collect(limits = { maxPDataLength: 16384, maxControlLength: 4096 }) {
   const control: [number, Buffer][] = [];
@@ -41,6 +41,33 @@ describe('PDU reader', () => {
     expect(ac.readUInt32BE(2)).to.equal(ac.length - 6);
     expect(ac.subarray(10, 26).toString('latin1')).to.equal('STORESCP        ');
   });
+
+  /** The User Identity sub-item (0x59) of an A-ASSOCIATE-AC, or undefined. */
+  function userIdentityAc(ac: Buffer): Buffer | undefined {
+    for (let off = 6 + 68; off + 4 <= ac.length; off += 4 + ac.readUInt16BE(off + 2)) {
+      if (ac[off] !== 0x50) continue;
+      for (let p = off + 4; p + 4 <= off + 4 + ac.readUInt16BE(off + 2); p += 4 + ac.readUInt16BE(p + 2)) if (ac[p] === 0x59) return ac.subarray(p + 4, p + 4 + ac.readUInt16BE(p + 2));
+    }
+    return undefined;
+  }
+  const identity: [string, number, boolean, boolean][] = [
+    ['user name, positive response requested', 1, true, true],
+    ['user name + passcode, positive response requested', 2, true, true],
+    ['user name + passcode, no response requested', 2, false, false],
+    ['a SAML assertion (no response we could give)', 4, true, false],
+    ['a JSON Web Token (no response we could give)', 5, true, false],
+  ];
+  for (const [what, type, positive, answered] of identity) {
+    it(`User Identity: ${what} ${answered ? 'gets an empty server response' : 'gets no sub-item'}`, () => {
+      const wire = associateRqPdu('STORESCP', 'CT01', [[1, '1.2.840.10008.1.1', ['1.2.840.10008.1.2']]], 16384, [userIdentityItem(type, positive, 'alice', 'secret')]);
+      const rq = parseAssociateRq(wire.subarray(6));
+      expect(rq.userIdentity).to.deep.equal({ type, positiveResponseRequested: positive });
+      expect(JSON.stringify(rq)).not.to.contain('secret');
+      const sub = userIdentityAc(buildAssociateAc(rq, [{ id: 1, result: 0, transferSyntax: '1.2.840.10008.1.2' }], 131072));
+      if (answered) expect(sub).to.deep.equal(Buffer.from([0, 0]));
+      else expect(sub).to.equal(undefined);
+    });
+  }
 
   const bad: [string, Buffer, string][] = [
     ['an unknown PDU type', Buffer.from([0x09, 0, 0, 0, 0, 4, 0, 0, 0, 0]), 'ERR_PDU_TYPE'],

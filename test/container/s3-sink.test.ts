@@ -9,6 +9,9 @@ import { SOP, testUid } from '../helpers/corpus';
 import { FaultProxy } from '../helpers/fault-proxy';
 import { MOTO_ENV, startMotoServer, type MotoServer } from '../helpers/moto-server';
 import { startScp, tempDir, type InProcessScp } from '../helpers/scp';
+import { ScuAssociation, ctDataset } from '../helpers/scu-client';
+import { largePrivateElement } from '../helpers/private-elements';
+import type { BatchManifest } from '../../lambda/batch-manifest';
 
 /** Files storescu reports as acknowledged with Success, from its -v output. */
 export function acknowledgedFiles(stderr: string): { ok: string[]; failed: string[] } {
@@ -100,3 +103,80 @@ describe('S3 sink against a real S3-compatible server (moto_server)', function (
     expect(manifest.objects.every((o) => listed.Contents!.some((c) => c.Key === `site-a/${o.key}`))).to.equal(true);
   });
 });
+
+describe('S3 sink: UIDs read after the upload began, and datasets without them (moto_server)', function () {
+  this.timeout(120_000);
+  let moto: MotoServer;
+  let s3: S3Client;
+  let scp: InProcessScp | undefined;
+  const bucket = 'staging-late';
+  const study = testUid(17, process.pid, 21);
+  const series = testUid(17, process.pid, 22);
+  const late = testUid(17, process.pid, 23);
+  const none = testUid(17, process.pid, 24);
+  let lateFile: string;
+
+  before(async () => {
+    Object.assign(process.env, MOTO_ENV);
+    moto = await startMotoServer();
+    s3 = new S3Client({ endpoint: moto.endpoint, forcePathStyle: true, region: 'us-east-1' });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    lateFile = path.join(tempDir('late-'), 'late.dcm');
+    // 2 MiB of private data before group 0020: past the 1 MiB hold-back, so the upload starts before the UIDs are read.
+    await writeTestInstance(lateFile, { sopClassUid: SOP.CT, sopInstanceUid: late, studyInstanceUid: study, seriesInstanceUid: series, modality: 'CT', rows: 16, columns: 16, privateGroup0009: largePrivateElement(2 << 20) });
+    scp = await startScp({ STORAGE_URI: `s3://${bucket}/site-b`, S3_ENDPOINT: moto.endpoint, BATCH_QUIET_SECONDS: '3600' });
+  });
+  after(async () => {
+    await scp?.stop();
+    await moto?.stop();
+  });
+
+  const head = (uid: string) => s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `site-b/${keyOf(uid)}`, ChecksumMode: 'ENABLED' }));
+  let keys: string[] = [];
+  const keyOf = (uid: string): string => (keys.find((k) => k.endsWith(`/${uid}.dcm`)) as string).replace(/^site-b\//, '');
+
+  it('puts the Study / Series UIDs found past the hold-back into the object metadata, checksum and bytes intact', async () => {
+    const r = await runDcmtk('storescu', ['-aec', 'STORESCP', '127.0.0.1', String(scp!.port), lateFile]);
+    expect(r.code, r.stderr).to.equal(0);
+    keys = ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'site-b/incoming/' }))).Contents ?? []).map((o) => o.Key as string);
+    const h = await head(late);
+    expect(h.Metadata).to.include({ 'study-instance-uid': study, 'series-instance-uid': series, 'sop-instance-uid': late, 'sop-class-uid': SOP.CT });
+    const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `site-b/${keyOf(late)}` }))).Body!.transformToByteArray());
+    expect(body.subarray(datasetOffset(body)).equals(datasetBytes(lateFile))).to.equal(true);
+    expect(h.ChecksumCRC32).to.be.a('string');
+    expect(Buffer.from(h.ChecksumCRC32!, 'base64').readUInt32BE(0)).to.equal(crc32(body));
+  });
+
+  it('records a dataset without Study / Series UIDs as UNKNOWN, counted, never as an empty string', async () => {
+    const scu = await ScuAssociation.open({ port: scp!.port, timeoutMs: 20_000 });
+    try {
+      expect(await scu.store({ sopInstanceUid: none, dataset: datasetWithoutGroup0020(none) })).to.equal(0);
+      await scu.release();
+    } finally {
+      scu.destroy();
+    }
+    keys = ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'site-b/incoming/' }))).Contents ?? []).map((o) => o.Key as string);
+    expect((await head(none)).Metadata).to.include({ 'study-instance-uid': 'UNKNOWN', 'series-instance-uid': 'UNKNOWN', 'sop-instance-uid': none });
+    expect(scp!.app.metrics.instancesMissingUids.get()).to.equal(1);
+  });
+
+  it('seals a manifest with the late UIDs and the placeholder, listing only real studies', async () => {
+    await scp!.stop();
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'site-b/batches/' }));
+    const m = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: listed.Contents![0].Key }))).Body!.transformToString()) as BatchManifest;
+    const byUid = new Map(m.objects.map((o) => [o.sopInstanceUid, o]));
+    expect(byUid.get(late)).to.include({ studyInstanceUid: study, seriesInstanceUid: series });
+    expect(byUid.get(none)).to.include({ studyInstanceUid: 'UNKNOWN', seriesInstanceUid: 'UNKNOWN' });
+    expect(m.studyInstanceUids).to.deep.equal([study]);
+  });
+});
+
+/** An Explicit VR LE CT dataset with SOP Class / Instance UIDs and pixel data, but no group 0020. */
+function datasetWithoutGroup0020(sopInstanceUid: string): Buffer {
+  const full = ctDataset(sopInstanceUid, '1.2.3', '1.2.3.4', 4000);
+  const at = (g: number, e: number): number => {
+    for (let off = 0; off + 8 <= full.length; off += 8 + full.readUInt16LE(off + 6)) if (full.readUInt16LE(off) === g && full.readUInt16LE(off + 2) === e) return off;
+    throw new Error('element not found');
+  };
+  return Buffer.concat([full.subarray(0, at(0x20, 0x0d)), full.subarray(at(0x7fe0, 0x10))]);
+}

@@ -99,6 +99,8 @@ describe('e2e: import pipeline on staged batches', function () {
     expect((await p.failuresOn(today())).some((r) => r['gsi2sk'].endsWith(`#BATCH#${id}`))).to.equal(true);
     expect(p.metricSum('ImportJobsFailed')).to.equal(1);
     expect(p.metricSum('BatchesQuarantined')).to.equal(1);
+    // The operator's log line: Powertools ERROR with our event name, the batch and the job's own message.
+    expect(p.output.find((l) => l['event'] === 'batch-failed' && l['batchId'] === id)).to.include({ level: 'ERROR', component: 'record-failure', detail: 'Access denied reading the input prefix' });
   });
 
   it('a redrive of a FAILED batch starts a new job with a new clientToken and imports it', async () => {

@@ -8,8 +8,8 @@ describe('template-src/import-workflow (ImportWorkflow construct)', () => {
   const template = Template.fromStack(stack);
   void app;
 
-  it('creates seven Node.js 22 functions, one per exported handler, traced', () => {
-    const fns = template.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs22.x', TracingConfig: { Mode: 'Active' } } });
+  it('creates seven Node.js 24 functions, one per exported handler, traced', () => {
+    const fns = template.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs24.x', TracingConfig: { Mode: 'Active' } } });
     expect(Object.values(fns).map((f) => f['Properties'].Handler).sort()).to.deep.equal(
       ['index.checkImportStatus', 'index.recordFailure', 'index.recordResults', 'index.startImportJob', 'index.sweepOrphanBatches', 'index.triggerStateMachine', 'index.validateBatch']);
     expect(workflow.functions).to.have.length(7);

@@ -11,16 +11,6 @@ import { MOTO_ENV, startMotoServer, type MotoServer } from '../helpers/moto-serv
 import { startHealthImagingStandIn, type HealthImagingStandIn, type StandInOptions } from '../stand-in/healthimaging-stand-in';
 import { loadWorkflowDefinition, taskHandlers, type LoadedDefinition } from './workflow-definition';
 
-// aws-local-stepfunctions 3 needs Promise.withResolvers (Node ≥ 22); this repo runs on Node 20.
-if (!(Promise as unknown as { withResolvers?: unknown }).withResolvers) {
-  (Promise as unknown as { withResolvers: () => unknown }).withResolvers = function withResolvers<T>() {
-    let resolve!: (v: T) => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
-    return { promise, resolve, reject };
-  };
-}
-
 export const DATASTORE_ID = '0123456789abcdef0123456789abcdef';
 
 export interface ExecutionRecord {
@@ -101,8 +91,10 @@ export async function startPipeline(opts: { standIn?: Partial<StandInOptions>; e
   resetHandlerRuntime();
 
   const output: Record<string, any>[] = [];
+  // Powertools writes INFO and EMF lines to stdout, WARN and ERROR to stderr (Lambda sends both to the log group).
   const realWrite = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
+  const realErrWrite = process.stderr.write.bind(process.stderr);
+  const capture = (real: typeof realWrite) => ((chunk: unknown, ...rest: unknown[]) => {
     const text = String(chunk);
     if (text.startsWith('{')) {
       for (const line of text.split('\n').filter(Boolean)) {
@@ -110,8 +102,10 @@ export async function startPipeline(opts: { standIn?: Partial<StandInOptions>; e
       }
       return true;
     }
-    return (realWrite as (...a: unknown[]) => boolean)(chunk, ...rest);
+    return (real as (...a: unknown[]) => boolean)(chunk, ...rest);
   }) as typeof process.stdout.write;
+  process.stdout.write = capture(realWrite);
+  process.stderr.write = capture(realErrWrite);
 
   const loaded = loadWorkflowDefinition();
   const machine = new StateMachine(loaded.definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
@@ -202,6 +196,7 @@ export async function startPipeline(opts: { standIn?: Partial<StandInOptions>; e
     metricSum: (name) => output.filter((l) => l._aws && typeof l[name] === 'number').reduce((s, l) => s + (l[name] as number), 0),
     async stop() {
       process.stdout.write = realWrite;
+      process.stderr.write = realErrWrite;
       await standIn.stop();
       await moto.stop();
       resetHandlerRuntime();

@@ -14,6 +14,8 @@ export interface TestInstance {
   /** 8 or 16 bits allocated (default 16). */
   readonly bitsAllocated?: 8 | 16;
   readonly patientId?: string;
+  /** Raw Explicit VR LE elements of private group 0009, written between group 0008 and group 0010. */
+  readonly privateGroup0009?: Buffer;
 }
 
 function el(group: number, element: number, vr: string, value: Buffer): Buffer {
@@ -58,6 +60,7 @@ function header(t: TestInstance, pixelBytes: number): Buffer {
     el(8, 0x16, 'UI', uid(t.sopClassUid)),
     el(8, 0x18, 'UI', uid(t.sopInstanceUid)),
     el(8, 0x60, 'CS', str(t.modality)),
+    t.privateGroup0009 ?? Buffer.alloc(0),
     el(0x10, 0x10, 'PN', str('TEST^PATIENT')),
     el(0x10, 0x20, 'LO', str(t.patientId ?? 'PID-1')),
     el(0x20, 0x0d, 'UI', uid(t.studyInstanceUid)),

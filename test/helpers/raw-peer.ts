@@ -8,7 +8,7 @@ function item(type: number, value: Buffer): Buffer {
 }
 
 /** An A-ASSOCIATE-RQ PDU proposing `contexts` ([id, abstract syntax, transfer syntaxes]). */
-export function associateRqPdu(called: string, calling: string, contexts: [number, string, string[]][], maxPdu = 16384): Buffer {
+export function associateRqPdu(called: string, calling: string, contexts: [number, string, string[]][], maxPdu = 16384, extraUserItems: Buffer[] = []): Buffer {
   const fixed = Buffer.alloc(68, 0);
   fixed.writeUInt16BE(1, 0);
   fixed.write(called.padEnd(16), 4, 'latin1');
@@ -19,12 +19,23 @@ export function associateRqPdu(called: string, calling: string, contexts: [numbe
   }
   const max = Buffer.alloc(4);
   max.writeUInt32BE(maxPdu);
-  parts.push(item(0x50, Buffer.concat([item(0x51, max), item(0x52, Buffer.from('1.2.3.4')), item(0x55, Buffer.from('RAWPEER'))])));
+  parts.push(item(0x50, Buffer.concat([item(0x51, max), item(0x52, Buffer.from('1.2.3.4')), item(0x55, Buffer.from('RAWPEER')), ...extraUserItems])));
   const body = Buffer.concat(parts);
   const h = Buffer.alloc(6);
   h[0] = 1;
   h.writeUInt32BE(body.length, 2);
   return Buffer.concat([h, body]);
+}
+
+/** A User Identity Negotiation sub-item (PS3.7 D.3.3.7.1): type, positive response requested, primary and secondary fields. */
+export function userIdentityItem(type: number, positiveResponse: boolean, primary: string, secondary = ''): Buffer {
+  const field = (s: string): Buffer => {
+    const b = Buffer.from(s, 'utf8');
+    const h = Buffer.alloc(2);
+    h.writeUInt16BE(b.length);
+    return Buffer.concat([h, b]);
+  };
+  return item(0x58, Buffer.concat([Buffer.from([type, positiveResponse ? 1 : 0]), field(primary), field(secondary)]));
 }
 
 /** The standard verification proposal. */
@@ -99,6 +110,22 @@ export function cStoreRq(messageId: number, sopClassUid: string, sopInstanceUid:
     cmdElement(0x0700, u16(0)),
     cmdElement(0x0800, u16(0x0000)),
     cmdElement(0x1000, evenUid(sopInstanceUid)),
+  ]);
+  const gl = Buffer.alloc(4);
+  gl.writeUInt32LE(body.length);
+  return Buffer.concat([cmdElement(0x0000, gl), body]);
+}
+
+/**
+ * Any request command set: `uidElement` 0x0002 (Affected SOP Class UID, C-*)
+ * or 0x0003 (Requested SOP Class UID, N-GET / N-SET / N-ACTION / N-DELETE).
+ */
+export function requestRq(commandField: number, messageId: number, sopClassUid: string, hasDataset: boolean, uidElement = 0x0002): Buffer {
+  const body = Buffer.concat([
+    cmdElement(uidElement, evenUid(sopClassUid)),
+    cmdElement(0x0100, u16(commandField)),
+    cmdElement(0x0110, u16(messageId)),
+    cmdElement(0x0800, u16(hasDataset ? 0x0000 : 0x0101)),
   ]);
   const gl = Buffer.alloc(4);
   gl.writeUInt32LE(body.length);

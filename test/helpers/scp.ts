@@ -7,6 +7,7 @@ import { loadConfig, VARIABLES } from '../../container/src/config';
 import { silentLogger, type Logger } from '../../container/src/logger';
 import type { StorageSink } from '../../container/src/storage/sink';
 import { freePort } from './moto-server';
+import { SCP_NODE_FLAGS } from '../../scripts/release/image-spec';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -85,7 +86,7 @@ export async function spawnScp(env: Record<string, string> = {}): Promise<ScpPro
   const dir = tempDir();
   const port = await freePort();
   const healthPort = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'container/src/main.ts')], {
+  const child = spawn(process.execPath, [...SCP_NODE_FLAGS, '--import', 'tsx', path.join(REPO_ROOT, 'container/src/main.ts')], {
     cwd: REPO_ROOT,
     env: { ...inheritedEnv(), SCP_HOST: '127.0.0.1', SCP_PORT: String(port), HEALTH_PORT: String(healthPort), STORAGE_URI: `file://${dir}`, LOG_LEVEL: 'info', WORKERS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

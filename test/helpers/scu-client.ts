@@ -77,6 +77,13 @@ export class ScuAssociation {
     return this.status();
   }
 
+  /** Sends any request command set (and its dataset) on context `pcId`; resolves with the response's Command Field and Status. */
+  async request(pcId: number, command: Buffer, dataset?: Buffer): Promise<{ commandField: number; status: number }> {
+    this.writePData(pcId, true, command);
+    if (dataset) this.writePData(pcId, false, dataset);
+    return this.response();
+  }
+
   /** Sends one C-ECHO and resolves with the response status. */
   async echo(): Promise<number> {
     this.messageId = (this.messageId + 1) & 0xffff;
@@ -97,13 +104,19 @@ export class ScuAssociation {
   }
 
   private async status(): Promise<number> {
+    return (await this.response()).status;
+  }
+
+  private async response(): Promise<{ commandField: number; status: number }> {
     const pdu = await this.next();
     if (pdu.type !== 4) throw new ScuError(`unexpected PDU type ${pdu.type} instead of a response`, pdu.type === 7 ? 'ERR_ABORTED' : 'ERR_PROTOCOL');
     const value = pdu.body.subarray(6);
+    let commandField = -1;
     for (let e = 0; e + 8 <= value.length; ) {
       const el = value.readUInt16LE(e + 2);
       const l = value.readUInt32LE(e + 4);
-      if (el === 0x0900) return value.readUInt16LE(e + 8);
+      if (el === 0x0100) commandField = value.readUInt16LE(e + 8);
+      if (el === 0x0900) return { commandField, status: value.readUInt16LE(e + 8) };
       e += 8 + l;
     }
     throw new ScuError('response without a status', 'ERR_PROTOCOL');

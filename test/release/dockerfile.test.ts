@@ -96,8 +96,8 @@ describe('release: container/Dockerfile is equivalent to the daemonless image', 
     expect(Object.keys(config.Labels).sort()).to.deep.equal([...LABEL_KEYS].sort());
   });
 
-  it('builds on Node.js 22, the major version the daemonless image ships', () => {
-    expect(dockerfile).to.match(/^FROM node:22-bookworm-slim AS build$/m);
-    expect(NODE_RUNTIME.version.split('.')[0]).to.equal('22');
+  it('builds on Node.js 24, the major version the daemonless image ships', () => {
+    expect(dockerfile).to.match(/^FROM node:24-bookworm-slim AS build$/m);
+    expect(NODE_RUNTIME.version.split('.')[0]).to.equal('24');
   });
 });

@@ -57,7 +57,7 @@ describe('release: dist/image.oci.tar (daemonless OCI archive)', function () {
   });
 
   it('has the bundled SCP under node as entrypoint, and declares ports, /tmp volume, stop signal', () => {
-    expect(config.config.Entrypoint).to.deep.equal(['/usr/local/bin/node', '/app/scp.js']);
+    expect(config.config.Entrypoint).to.deep.equal(['/usr/local/bin/node', '--max-semi-space-size=16', '/app/scp.js']);
     expect(config.config.Entrypoint).to.deep.equal(ENTRYPOINT);
     expect(Object.keys(config.config.ExposedPorts)).to.have.members(['11112/tcp', '8081/tcp']);
     expect(Object.keys(config.config.ExposedPorts)).to.have.members([...EXPOSED_PORTS]);
@@ -110,7 +110,7 @@ describe('release: dist/image.oci.tar (daemonless OCI archive)', function () {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    expect(NODE_RUNTIME.version).to.match(/^22\./);
+    expect(NODE_RUNTIME.version).to.match(/^24\./);
   });
 
   it('is reproducible: a second build from the same sources gives the same manifest digest', async () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sortEntries, tarChunks, TarPathError, type TarEntry } from '../../scripts/release/tar-writer';
-import { crc32, zipBytes } from '../../scripts/release/zip-writer';
+import { zipBytes } from '../../scripts/release/zip-writer';
 
 describe('release: deterministic tar and zip writers', () => {
   let dir: string;
@@ -24,9 +24,9 @@ describe('release: deterministic tar and zip writers', () => {
     { type: 'file', path: 'usr/bin-x', mode: 0o755, data: Buffer.alloc(1000, 7) },
   ];
 
-  it('tar: GNU tar extracts long (prefix-split) paths, symlinks, modes and the fixed mtime', () => {
+  it('tar: GNU tar extracts long (prefix-split) paths, symlinks, modes and the fixed mtime', async () => {
     const file = join(dir, 'a.tar');
-    writeFileSync(file, Buffer.concat(tarChunks(sortEntries(entries), { mtime: 1_700_000_000 })));
+    writeFileSync(file, Buffer.concat(await tarChunks(sortEntries(entries), { mtime: 1_700_000_000 })));
     const out = join(dir, 'x');
     execFileSync('mkdir', [out]);
     execFileSync('tar', ['-xpf', file, '-C', out]);
@@ -37,25 +37,35 @@ describe('release: deterministic tar and zip writers', () => {
     expect(Math.floor(statSync(join(out, 'usr/bin-x')).mtimeMs / 1000)).to.equal(1_700_000_000);
   });
 
-  it('tar: sorting makes the bytes independent of input order; duplicates are rejected', () => {
-    const a = Buffer.concat(tarChunks(sortEntries(entries), { mtime: 0 }));
-    const b = Buffer.concat(tarChunks(sortEntries([...entries].reverse()), { mtime: 0 }));
+  it('tar: sorting makes the bytes independent of input order; duplicates are rejected', async () => {
+    const a = Buffer.concat(await tarChunks(sortEntries(entries), { mtime: 0 }));
+    const b = Buffer.concat(await tarChunks(sortEntries([...entries].reverse()), { mtime: 0 }));
     expect(a.equals(b)).to.equal(true);
     expect(() => sortEntries([...entries, { type: 'file', path: 'lib', mode: 0o644, data: Buffer.alloc(0) }])).to.throw(TarPathError, /duplicate entry: lib/);
   });
 
-  it('tar: refuses absolute and parent-relative paths', () => {
-    expect(() => tarChunks([{ type: 'dir', path: '/etc', mode: 0o755 }], { mtime: 0 })).to.throw(TarPathError);
-    expect(() => tarChunks([{ type: 'dir', path: 'a/../b', mode: 0o755 }], { mtime: 0 })).to.throw(TarPathError);
+  it('tar: refuses absolute and parent-relative paths', async () => {
+    for (const path of ['/etc', 'a/../b']) {
+      const err = await tarChunks([{ type: 'dir', path, mode: 0o755 }], { mtime: 0 }).then(() => undefined, (e: unknown) => e);
+      expect(err, path).to.be.instanceOf(TarPathError);
+    }
   });
 
-  it('zip: unzip restores the content; entries are sorted; same input gives the same bytes', () => {
+  it('tar: owner, group and names are fixed (0, empty), whoever builds', async () => {
+    const tar = Buffer.concat(await tarChunks(sortEntries(entries), { mtime: 1_700_000_000 }));
+    const listing = execFileSync('tar', ['-tvf', '-', '--numeric-owner'], { input: tar, encoding: 'utf8' }).trim().split('\n');
+    expect(listing).to.have.length(entries.length);
+    for (const line of listing) expect(line.split(/\s+/)[1]).to.equal('0/0');
+    expect(listing.filter((l) => l.startsWith('d')).map((l) => l.split(/\s+/).pop())).to.deep.equal(['tmp/', 'usr/', `usr/${'d'.repeat(90)}/`, `${longDir}/`]);
+  });
+
+  it('zip: unzip restores the content; entries are sorted; same input gives the same bytes', async () => {
     const input = [
       { name: 'b.js', data: Buffer.from('b'.repeat(5000)) },
       { name: 'a.js', data: Buffer.from('console.log(1)\n'), mode: 0o644 },
     ];
-    const zip = zipBytes(input);
-    expect(zipBytes([...input].reverse()).equals(zip)).to.equal(true);
+    const zip = await zipBytes(input);
+    expect((await zipBytes([...input].reverse())).equals(zip)).to.equal(true);
     const file = join(dir, 'a.zip');
     writeFileSync(file, zip);
     execFileSync('unzip', ['-q', file, '-d', join(dir, 'u')]);
@@ -64,7 +74,14 @@ describe('release: deterministic tar and zip writers', () => {
     expect(names).to.deep.equal(['a.js', 'b.js']);
   });
 
-  it('crc32 matches the IEEE check value', () => {
-    expect(crc32(Buffer.from('123456789'))).to.equal(0xcbf43926);
+  it('zip: fixed 1980-01-01 timestamp and the Unix mode, so the archive does not depend on when or where it is built', async () => {
+    const zip = await zipBytes([{ name: 'index.js', data: Buffer.from('x'), mode: 0o640 }]);
+    const file = join(dir, 'm.zip');
+    writeFileSync(file, zip);
+    const line = execFileSync('unzip', ['-Z', '-T', file], { encoding: 'utf8' }).split('\n').find((l) => l.endsWith('index.js'))!;
+    expect(line).to.match(/^-rw-r-----/);
+    expect(line).to.contain('19800101.000000');
+    // No extended-timestamp extra field (it would carry the build time): the local header's extra length is 0.
+    expect(zip.readUInt16LE(28)).to.equal(0);
   });
 });

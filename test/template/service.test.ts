@@ -50,7 +50,7 @@ describe('template SCP service', () => {
     expect(container.Image['Fn::If'][1]).to.deep.equal({ Ref: 'ContainerImageOverride' });
   });
 
-  it('lets the task role write only incoming/ and batches/ of the staging bucket, and register usage', () => {
+  it('lets the task role write only incoming/ and batches/ of the staging bucket, read back only incoming/ (CopyObject), and register usage', () => {
     const taskRoleId = taskDefinition.Properties.TaskRoleArn['Fn::GetAtt'][0] as string;
     const policies = resourcesOfType(template, 'AWS::IAM::Policy').filter(([, p]) =>
       (p.Properties.Roles as Json[]).some((r) => r.Ref === taskRoleId),
@@ -58,8 +58,10 @@ describe('template SCP service', () => {
     const statements = policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
     const actions = statements.flatMap((s) => [s.Action].flat()).sort();
     expect(actions).to.deep.equal(
-      ['aws-marketplace:RegisterUsage', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:PutObject'].sort(),
+      ['aws-marketplace:RegisterUsage', 's3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].sort(),
     );
+    const read = statements.find((s) => [s.Action].flat().includes('s3:GetObject'))!;
+    expect(JSON.stringify(read.Resource)).to.contain('/incoming/*').and.not.to.contain('/batches/');
     const s3 = statements.find((s) => [s.Action].flat().includes('s3:PutObject'))!;
     const resources = JSON.stringify(s3.Resource);
     expect(resources).to.contain('/incoming/*').and.to.contain('/batches/*');

@@ -22,6 +22,8 @@ export interface AssociateRq {
   readonly rawCalled: Buffer;
   readonly rawCalling: Buffer;
   readonly asyncOpsProposed: boolean;
+  /** User Identity Negotiation sub-item (PS3.7 D.3.3.7), when proposed; the identity itself is not kept. */
+  readonly userIdentity?: { readonly type: number; readonly positiveResponseRequested: boolean };
 }
 
 /** Presentation context result values (PS3.8 9.3.3.2). */
@@ -61,6 +63,7 @@ export function parseAssociateRq(body: Buffer): AssociateRq {
   let implementationClassUid = '';
   let implementationVersionName = '';
   let asyncOpsProposed = false;
+  let userIdentity: AssociateRq['userIdentity'];
   let off = 68;
   const item = (at: number, limit: number): { type: number; start: number; end: number } => {
     if (at + 4 > limit) throw new ProtocolError('A-ASSOCIATE-RQ item header truncated', 'ERR_ASSOCIATE_RQ');
@@ -93,6 +96,7 @@ export function parseAssociateRq(body: Buffer): AssociateRq {
         else if (s.type === 0x52) implementationClassUid = uid(body, s.start, s.end);
         else if (s.type === 0x53) asyncOpsProposed = true;
         else if (s.type === 0x55) implementationVersionName = body.toString('latin1', s.start, s.end).trim();
+        else if (s.type === 0x58 && s.end - s.start >= 2) userIdentity = { type: body[s.start], positiveResponseRequested: body[s.start + 1] === 1 };
         sub = s.end;
       }
     }
@@ -110,6 +114,7 @@ export function parseAssociateRq(body: Buffer): AssociateRq {
     rawCalled,
     rawCalling,
     asyncOpsProposed,
+    userIdentity,
   };
 }
 
@@ -147,6 +152,10 @@ export function buildAssociateAc(rq: AssociateRq, decisions: readonly ContextDec
   const user = [itemOf(0x51, maxLen), itemOf(0x52, ascii(IMPLEMENTATION_CLASS_UID))];
   if (rq.asyncOpsProposed) user.push(itemOf(0x53, Buffer.from([0, 1, 0, 1])));
   user.push(itemOf(0x55, ascii(IMPLEMENTATION_VERSION_NAME)));
+  // A positive User Identity response when one is asked for and PS3.7 D.3.3.7 lets it be
+  // empty (user name, user name + passcode). Kerberos / SAML / JWT would need a server
+  // ticket, assertion or token we cannot give: no response, the requestor decides.
+  if (rq.userIdentity?.positiveResponseRequested && (rq.userIdentity.type === 1 || rq.userIdentity.type === 2)) user.push(itemOf(0x59, Buffer.alloc(2)));
   parts.push(itemOf(0x50, Buffer.concat(user)));
   return pdu(PduType.AssociateAc, Buffer.concat(parts));
 }

@@ -23,6 +23,8 @@ export function parseCommandSet(buf: Buffer): CommandSet {
   let messageIdBeingRespondedTo = -1;
   let affectedSopClassUid = '';
   let affectedSopInstanceUid = '';
+  let requestedSopClassUid = '';
+  let requestedSopInstanceUid = '';
   let dataSetType = NO_DATASET;
   let priority = 0;
   let off = 0;
@@ -39,19 +41,29 @@ export function parseCommandSet(buf: Buffer): CommandSet {
     };
     switch (element) {
       case 0x0002: affectedSopClassUid = trimUid(buf.toString('latin1', start, end)); break;
+      case 0x0003: requestedSopClassUid = trimUid(buf.toString('latin1', start, end)); break;
       case 0x0100: commandField = us(); break;
       case 0x0110: messageId = us(); break;
       case 0x0120: messageIdBeingRespondedTo = us(); break;
       case 0x0700: priority = us(); break;
       case 0x0800: dataSetType = us(); break;
       case 0x1000: affectedSopInstanceUid = trimUid(buf.toString('latin1', start, end)); break;
+      case 0x1001: requestedSopInstanceUid = trimUid(buf.toString('latin1', start, end)); break;
       default: break;
     }
     off = end;
   }
   if (off !== buf.length) throw new ProtocolError('command set has trailing bytes', 'ERR_COMMAND');
   if (commandField < 0 || (messageId < 0 && messageIdBeingRespondedTo < 0)) throw new ProtocolError('command set lacks Command Field or Message ID', 'ERR_COMMAND');
-  return { commandField, messageId: messageId >= 0 ? messageId : messageIdBeingRespondedTo, affectedSopClassUid, affectedSopInstanceUid, hasDataset: dataSetType !== NO_DATASET, priority };
+  // N-GET / N-SET / N-ACTION / N-DELETE name their object with the Requested UIDs: read them as the Affected ones (only echoed back in a failure response).
+  return {
+    commandField,
+    messageId: messageId >= 0 ? messageId : messageIdBeingRespondedTo,
+    affectedSopClassUid: affectedSopClassUid || requestedSopClassUid,
+    affectedSopInstanceUid: affectedSopInstanceUid || requestedSopInstanceUid,
+    hasDataset: dataSetType !== NO_DATASET,
+    priority,
+  };
 }
 
 type Element = [number, Buffer];

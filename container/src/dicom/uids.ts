@@ -54,6 +54,14 @@ export function isStorageSopClass(uid: string): boolean {
   return uid.startsWith('1.2.840.10008.5.1.4.1.1.') || STORAGE_OUTSIDE_ARC.has(uid);
 }
 
+/**
+ * Recorded for a Study or Series Instance UID the dataset does not contain
+ * (object metadata, manifest entry). Not a UID (no digits), so it cannot be
+ * taken for one; the workflow files such instances under the same name
+ * (lambda/table-keys.ts UNKNOWN_STUDY).
+ */
+export const UID_NOT_FOUND = 'UNKNOWN';
+
 /** DIMSE status codes we send (PS3.7 Annex C, PS3.4 B.2.3). */
 export const Status = Object.freeze({
   Success: 0x0000,
@@ -62,6 +70,7 @@ export const Status = Object.freeze({
   CannotUnderstand: 0xc000,
   ProcessingFailure: 0x0110,
   SopClassNotSupported: 0x0122,
+  UnrecognizedOperation: 0x0211,
 });
 
 /** Command Field values (PS3.7 E.1). */
@@ -71,6 +80,19 @@ export const CommandField = Object.freeze({
   CEchoRq: 0x0030,
   CEchoRsp: 0x8030,
 });
+
+/** Names of the DIMSE requests the SCP does not perform (PS3.7 E.1-1), for logs; all are answered with 0x0211. */
+export const UNSUPPORTED_REQUESTS: ReadonlyMap<number, string> = new Map([
+  [0x0010, 'C-GET'],
+  [0x0020, 'C-FIND'],
+  [0x0021, 'C-MOVE'],
+  [0x0100, 'N-EVENT-REPORT'],
+  [0x0110, 'N-GET'],
+  [0x0120, 'N-SET'],
+  [0x0130, 'N-ACTION'],
+  [0x0140, 'N-CREATE'],
+  [0x0150, 'N-DELETE'],
+]);
 
 /** PDU types (PS3.8 9.3). */
 export const PduType = Object.freeze({

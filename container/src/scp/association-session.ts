@@ -4,7 +4,7 @@ import { ProtocolError } from '../errors';
 import { buildAbort, buildAssociateAc, buildAssociateRj, buildPData, buildReleaseRp, parseAssociateRq, type AssociateRq } from '../dicom/associate-pdu';
 import { encodeResponse, parseCommandSet, type CommandSet } from '../dicom/command-set';
 import { PduReader } from '../dicom/pdu-reader';
-import { CommandField, PduType, Status, VERIFICATION_SOP_CLASS } from '../dicom/uids';
+import { CommandField, isStorageSopClass, PduType, Status, UNSUPPORTED_REQUESTS } from '../dicom/uids';
 import type { Logger } from '../logger';
 import type { ScpMetrics } from '../metrics';
 import { decideAssociation, LOCAL_LIMIT_EXCEEDED, type Acceptance, type Rejection } from './association-policy';
@@ -29,6 +29,7 @@ export interface SessionHost {
 
 const MAX_CONTROL_PDU = 256 * 1024;
 const MAX_COMMAND_SET = 64 * 1024;
+const CANCEL_RQ = 0x0fff;
 
 interface AcceptedContext {
   readonly abstractSyntax: string;
@@ -49,6 +50,7 @@ export class AssociationSession {
   private readonly contexts = new Map<number, AcceptedContext>();
   private commandParts: Buffer[] = [];
   private commandBytes = 0;
+  /** The message being received: a C-STORE (`store`), or a request answered with 0x0211 once its dataset, if any, has been read and dropped. */
   private operation: { cmd: CommandSet; pcId: number; store?: StoreOperation; started: number } | undefined;
   private committing = false;
   private needDrain = false;
@@ -252,7 +254,13 @@ export class AssociationSession {
     const op = this.operation;
     if (!op || op.pcId !== pcId) throw new ProtocolError('dataset fragment without a matching command', 'ERR_UNEXPECTED_PDV');
     if (op.store && data.length > 0 && !op.store.write(data, this.slab && new Lease(this.slab))) this.needDrain = true;
-    if (isLast && pdvEnd) void this.completeStore();
+    if (isLast && pdvEnd) {
+      if (op.store) void this.completeStore();
+      else {
+        this.operation = undefined;
+        this.refuseOperation(op.cmd, op.pcId);
+      }
+    }
   }
 
   private onCommand(cmd: CommandSet, pcId: number, ctx: AcceptedContext): void {
@@ -266,12 +274,48 @@ export class AssociationSession {
     if (cmd.commandField === CommandField.CStoreRq && cmd.hasDataset) {
       const store = new StoreOperation(cmd, ctx.transferSyntax, this.callingAeTitle, this.host.store);
       this.operation = { cmd, pcId, store, started: Date.now() };
-      if (ctx.abstractSyntax === VERIFICATION_SOP_CLASS) {
-        throw new ProtocolError('C-STORE-RQ on the Verification context', 'ERR_COMMAND');
+      const problem = this.sopClassProblem(cmd.affectedSopClassUid, ctx);
+      if (problem) {
+        this.host.logger.warn('sop_class_refused', { sopInstanceUid: cmd.affectedSopInstanceUid, sopClassUid: cmd.affectedSopClassUid, contextAbstractSyntax: ctx.abstractSyntax, presentationContextId: pcId, reason: problem, callingAe: this.callingAeTitle });
+        store.refuse(Status.SopClassNotSupported, problem);
       }
       return;
     }
-    throw new ProtocolError(`unsupported command field 0x${cmd.commandField.toString(16)}`, 'ERR_COMMAND');
+    if (cmd.commandField === CANCEL_RQ) {
+      // C-CANCEL names a C-FIND / C-GET / C-MOVE in progress; the SCP never has one, and a C-CANCEL gets no response (PS3.7 9.3.2.3).
+      this.host.logger.debug('cancel_ignored', { callingAe: this.callingAeTitle });
+      return;
+    }
+    if ((cmd.commandField & 0x8000) === 0 && cmd.commandField !== CommandField.CStoreRq) {
+      // A request the SCP does not perform (C-FIND, C-MOVE, N-ACTION...) on an accepted context:
+      // read and drop its dataset, answer 0x0211 Unrecognized Operation and keep the association.
+      if (cmd.hasDataset) this.operation = { cmd, pcId, started: Date.now() };
+      else this.refuseOperation(cmd, pcId);
+      return;
+    }
+    throw new ProtocolError(`unexpected command field 0x${cmd.commandField.toString(16)}`, 'ERR_COMMAND');
+  }
+
+  /**
+   * Why a C-STORE's Affected SOP Class UID may not be stored, or undefined:
+   * it must be its presentation context's abstract syntax, and that must
+   * pass the same SOP class policy as negotiation (SUPPORTED_SOP_CLASS_UIDS,
+   * or every storage class). The reason (≤ 64 characters) becomes the Error Comment.
+   */
+  private sopClassProblem(sopClassUid: string, ctx: AcceptedContext): string | undefined {
+    if (sopClassUid !== ctx.abstractSyntax) return 'SOP class differs from the presentation context';
+    const list = this.host.config.supportedSopClassUids;
+    if (list.length > 0 && !list.includes(sopClassUid)) return 'SOP class not in SUPPORTED_SOP_CLASS_UIDS';
+    if (list.length === 0 && !isStorageSopClass(sopClassUid)) return 'not a storage SOP class';
+    return undefined;
+  }
+
+  /** Answers a request the SCP does not perform with 0x0211 and keeps the association. */
+  private refuseOperation(cmd: CommandSet, pcId: number): void {
+    const name = UNSUPPORTED_REQUESTS.get(cmd.commandField) ?? `0x${cmd.commandField.toString(16).padStart(4, '0')}`;
+    this.host.metrics.instancesFailed.inc({ status: '0x0211' });
+    this.host.logger.warn('operation_refused', { operation: name, sopClassUid: cmd.affectedSopClassUid, callingAe: this.callingAeTitle, status: '0x0211' });
+    this.respond(pcId, cmd.commandField | 0x8000, cmd, Status.UnrecognizedOperation, `${name} is not supported by this SCP`);
   }
 
   private async completeStore(): Promise<void> {

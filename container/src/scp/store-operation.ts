@@ -1,7 +1,7 @@
 import type { CommandSet } from '../dicom/command-set';
-import { peekIds, type PeekedIds } from '../dicom/dataset-peek';
+import { DatasetPeeker, type PeekedIds } from '../dicom/dataset-peek';
 import { buildFileMeta } from '../dicom/file-meta';
-import { Status } from '../dicom/uids';
+import { Status, UID_NOT_FOUND } from '../dicom/uids';
 import type { Logger } from '../logger';
 import type { Batcher, BatchSlot } from '../storage/batcher';
 import { instanceKey, type BufferLease, type InstanceInfo, type InstanceWriter, type StorageSink } from '../storage/sink';
@@ -13,6 +13,8 @@ export interface StoreDeps {
   readonly maximumInstanceBytes: number;
   /** Told the outcome of every commit (health: storage ok / failing). */
   readonly onCommit?: (ok: boolean) => void;
+  /** Told of every stored instance whose dataset lacks a Study or Series Instance UID (a metric). */
+  readonly onMissingUids?: () => void;
 }
 
 export interface StoreResult {
@@ -23,18 +25,13 @@ export interface StoreResult {
   readonly info?: InstanceInfo;
 }
 
-/** Up to this many leading dataset bytes are held back to read Study / Series UIDs. */
+/**
+ * Up to this many leading dataset bytes are held back while the Study /
+ * Series UIDs are looked for. Past it the instance streams on and the UIDs,
+ * read later, are put right at commit (S3 metadata, manifest entry).
+ */
 export const PEEK_LIMIT = 1 << 20;
 const UID = /^[0-9]+(\.[0-9]+)*$/;
-
-/**
- * The held bytes as one buffer. Usually one slice (the first PDV, up to the
- * maximum PDU size) holds them all: it is read in place, not copied (a copy
- * of the first 128 KiB of every instance was 6 % of the SCP's user CPU).
- */
-function joined(held: Buffer[]): Buffer {
-  return held.length === 1 ? held[0] : Buffer.concat(held);
-}
 
 const enum Phase {
   Peek,
@@ -45,15 +42,18 @@ const enum Phase {
 
 /**
  * One C-STORE in progress: holds back the dataset's first bytes until the
- * Study / Series UIDs are known (bounded by PEEK_LIMIT), then streams the
- * File Meta header and every byte as received to the sink.
+ * Study / Series UIDs are known (at most PEEK_LIMIT), then streams the File
+ * Meta header and every byte as received to the sink. The peeker keeps
+ * reading as the bytes stream by until it has the UIDs; UIDs it finds only
+ * then are handed to the sink's commit and to the batch manifest. A UID the
+ * dataset does not have is recorded as UID_NOT_FOUND, never as ''.
  */
 export class StoreOperation {
   private phase = Phase.Peek;
+  private readonly peeker: DatasetPeeker;
   private held: Buffer[] = [];
   private heldLeases: (BufferLease | undefined)[] = [];
   private heldBytes = 0;
-  private nextPeekAt = 4096;
   private writer: InstanceWriter | undefined;
   private slot: BatchSlot | undefined;
   private info: InstanceInfo | undefined;
@@ -63,8 +63,14 @@ export class StoreOperation {
   private aborting: Promise<void> | undefined;
 
   constructor(readonly command: CommandSet, private readonly transferSyntaxUid: string, private readonly callingAeTitle: string, private readonly deps: StoreDeps) {
+    this.peeker = new DatasetPeeker(transferSyntaxUid);
     const uid = command.affectedSopInstanceUid;
     if (!UID.test(uid) || uid.length > 64) this.fail(Status.CannotUnderstand, 'invalid Affected SOP Instance UID');
+  }
+
+  /** Refuses the instance before any byte is stored: its dataset is read and dropped, `finish` answers `status`. */
+  refuse(status: number, comment: string): void {
+    this.fail(status, comment);
   }
 
   /**
@@ -74,16 +80,15 @@ export class StoreOperation {
   write(slice: Buffer, lease?: BufferLease): boolean {
     switch (this.phase) {
       case Phase.Peek:
+        this.peeker.push(slice);
         this.held.push(slice);
         this.heldLeases.push(lease);
         this.heldBytes += slice.length;
-        if (this.heldBytes >= this.nextPeekAt || this.heldBytes >= PEEK_LIMIT) {
-          this.nextPeekAt *= 2;
-          const ids = peekIds(joined(this.held), this.transferSyntaxUid, this.heldBytes >= PEEK_LIMIT);
-          if (ids) return this.startStreaming(ids);
-        }
+        if (this.peeker.done || this.heldBytes >= PEEK_LIMIT) return this.startStreaming(this.peeker.ids);
         return true;
       case Phase.Stream:
+        // The peeker copies nothing it does not need, so lent bytes can go on to the writer.
+        this.peeker.push(slice);
         return this.forward(slice, lease);
       default:
         lease?.release();
@@ -98,10 +103,8 @@ export class StoreOperation {
 
   /** The last fragment arrived: make the instance durable, or report why not. */
   async finish(): Promise<StoreResult> {
-    if (this.phase === Phase.Peek) {
-      const ids = peekIds(joined(this.held), this.transferSyntaxUid, true) as PeekedIds;
-      this.startStreaming(ids);
-    }
+    await this.peeker.settle();
+    if (this.phase === Phase.Peek) this.startStreaming(this.peeker.ids);
     if (this.phase !== Phase.Stream || !this.writer || !this.slot || !this.info) {
       this.phase = Phase.Done;
       await this.aborting;
@@ -109,11 +112,17 @@ export class StoreOperation {
       return { status: f.status, errorComment: f.comment, bytes: 0 };
     }
     this.phase = Phase.Done;
+    const final = this.finalInfo(this.info, this.peeker.ids);
     try {
-      await this.writer.commit();
-      this.slot.committed(this.info, this.bytes);
+      await this.writer.commit(final === this.info ? undefined : final);
+      this.slot.committed(final, this.bytes);
       this.deps.onCommit?.(true);
-      return { status: Status.Success, bytes: this.bytes, info: this.info };
+      if (final.studyInstanceUid === UID_NOT_FOUND || final.seriesInstanceUid === UID_NOT_FOUND) {
+        this.deps.onMissingUids?.();
+        const missing = [final.studyInstanceUid === UID_NOT_FOUND && '(0020,000D)', final.seriesInstanceUid === UID_NOT_FOUND && '(0020,000E)'].filter(Boolean);
+        this.deps.logger.warn('instance_uids_missing', { sopInstanceUid: final.sopInstanceUid, key: final.key, missing, recordedAs: UID_NOT_FOUND });
+      }
+      return { status: Status.Success, bytes: this.bytes, info: final };
     } catch (err) {
       this.slot.released();
       this.deps.onCommit?.(false);
@@ -129,6 +138,7 @@ export class StoreOperation {
     this.phase = Phase.Done;
     this.writer = undefined;
     this.slot = undefined;
+    this.peeker.close();
     this.dropHeld();
     if (w) await w.abort();
     s?.released();
@@ -153,8 +163,8 @@ export class StoreOperation {
       key: instanceKey(slot.batchId, this.command.affectedSopInstanceUid),
       sopClassUid: this.command.affectedSopClassUid,
       sopInstanceUid: this.command.affectedSopInstanceUid,
-      studyInstanceUid: ids.studyInstanceUid,
-      seriesInstanceUid: ids.seriesInstanceUid,
+      studyInstanceUid: ids.studyInstanceUid || UID_NOT_FOUND,
+      seriesInstanceUid: ids.seriesInstanceUid || UID_NOT_FOUND,
       transferSyntaxUid: this.transferSyntaxUid,
       callingAeTitle: this.callingAeTitle,
     };
@@ -177,6 +187,15 @@ export class StoreOperation {
     return ok;
   }
 
+  /** `info` with the UIDs the peeker read after streaming began (the same object when nothing changed). */
+  private finalInfo(info: InstanceInfo, ids: PeekedIds): InstanceInfo {
+    const study = ids.studyInstanceUid || UID_NOT_FOUND;
+    const series = ids.seriesInstanceUid || UID_NOT_FOUND;
+    if (study === info.studyInstanceUid && series === info.seriesInstanceUid) return info;
+    this.deps.logger.info('instance_uids_read_late', { sopInstanceUid: info.sopInstanceUid, key: info.key, heldBackBytes: PEEK_LIMIT });
+    return { ...info, studyInstanceUid: study, seriesInstanceUid: series };
+  }
+
   private forward(slice: Buffer, lease?: BufferLease): boolean {
     if (this.phase !== Phase.Stream) {
       lease?.release();
@@ -196,6 +215,7 @@ export class StoreOperation {
   private fail(status: number, comment: string): void {
     this.failure ??= { status, comment: comment.slice(0, 64) };
     this.phase = Phase.Discard;
+    this.peeker.close();
     this.dropHeld();
   }
 

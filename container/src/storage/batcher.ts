@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { UID_NOT_FOUND } from '../dicom/uids';
 import type { Logger } from '../logger';
 import type { BatchManifest, ManifestObject } from '../../../lambda/batch-manifest';
 import { manifestKey, type InstanceInfo, type StorageSink } from './sink';
@@ -218,7 +219,7 @@ export async function writeBatchManifest(
     count: objects.length,
     bytes: objects.reduce((s, o) => s + o.bytes, 0),
     callingAeTitles: [...new Set(objects.map((o) => o.callingAeTitle))].sort(),
-    studyInstanceUids: [...new Set(objects.map((o) => o.studyInstanceUid).filter((u) => u))].sort(),
+    studyInstanceUids: [...new Set(objects.map((o) => o.studyInstanceUid).filter((u) => u && u !== UID_NOT_FOUND))].sort(),
     objects: [...objects],
   };
   const body = Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`);

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { StorageError } from '../errors';
 import type { BufferLease, InstanceInfo, InstanceWriter, StorageSink } from './sink';
@@ -40,6 +40,10 @@ export function objectMetadata(info: InstanceInfo): Record<string, string> {
   };
 }
 
+function sameMetadata(a: Record<string, string>, b: Record<string, string>): boolean {
+  return Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+}
+
 class S3InstanceWriter implements InstanceWriter {
   private readonly body = new PassThrough({ highWaterMark: 1 << 20 });
   private readonly upload: Upload;
@@ -47,7 +51,7 @@ class S3InstanceWriter implements InstanceWriter {
   private error: Error | undefined;
   private settled = false;
 
-  constructor(client: S3Client, bucket: string, key: string, info: InstanceInfo, partSize: number, private readonly deadlineMs: number) {
+  constructor(private readonly client: S3Client, private readonly bucket: string, private readonly key: string, private readonly info: InstanceInfo, partSize: number, private readonly deadlineMs: number) {
     this.upload = new Upload({
       client,
       params: {
@@ -95,7 +99,7 @@ class S3InstanceWriter implements InstanceWriter {
     }
   }
 
-  async commit(): Promise<void> {
+  async commit(final?: InstanceInfo): Promise<void> {
     this.settled = true;
     this.body.end();
     let timer: NodeJS.Timeout | undefined;
@@ -106,12 +110,32 @@ class S3InstanceWriter implements InstanceWriter {
       }, this.deadlineMs);
     });
     try {
-      await Promise.race([this.done, deadline]);
+      const out = (await Promise.race([this.done, deadline])) as { ETag?: string } | undefined;
+      if (final && !sameMetadata(objectMetadata(this.info), objectMetadata(final))) await Promise.race([this.replaceMetadata(final, out?.ETag), deadline]);
     } catch (err) {
       throw new StorageError(`S3 upload failed: ${(err as Error).message}`, { cause: err });
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * The UIDs were read after the upload had started (metadata is fixed when
+   * the upload is created): copy the object onto itself with the final
+   * metadata. CopySourceIfMatch makes the copy apply to exactly the object
+   * just uploaded; instances are at most 4 GiB, under CopyObject's 5 GB.
+   */
+  private async replaceMetadata(final: InstanceInfo, etag: string | undefined): Promise<void> {
+    await this.client.send(new CopyObjectCommand({
+      Bucket: this.bucket,
+      Key: this.key,
+      CopySource: `${this.bucket}/${this.key.split('/').map(encodeURIComponent).join('/')}`,
+      CopySourceIfMatch: etag,
+      MetadataDirective: 'REPLACE',
+      Metadata: objectMetadata(final),
+      ContentType: 'application/dicom',
+      ChecksumAlgorithm: CHECKSUM_ALGORITHM,
+    }));
   }
 
   async abort(): Promise<void> {

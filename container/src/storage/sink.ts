@@ -34,8 +34,14 @@ export interface InstanceWriter {
   write(chunk: Buffer, lease?: BufferLease): boolean;
   /** Calls `cb` once the writer can take more bytes (at once if it can now). */
   onDrain(cb: () => void): void;
-  /** Resolves once the object is durable (fsynced and renamed / upload completed). */
-  commit(): Promise<void>;
+  /**
+   * Resolves once the object is durable (fsynced and renamed / upload
+   * completed). `final` is given when the Study / Series UIDs were read only
+   * after streaming began (they lie far into the dataset): a sink that keeps
+   * them with the object (S3 metadata) brings them up to date before it
+   * resolves. Sinks that keep no metadata ignore it.
+   */
+  commit(final?: InstanceInfo): Promise<void>;
   /** Drops the instance: nothing of it remains visible. Safe to call twice. */
   abort(): Promise<void>;
 }

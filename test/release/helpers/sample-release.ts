@@ -65,7 +65,7 @@ export function sampleDist(overrides: Record<string, unknown> = {}): SampleDist 
       configDigest: digest,
       tag: imageTagReference(marketplace.sellerEcrRepository, marketplace.version),
       reference: imagePinnedReference(marketplace.sellerEcrRepository, marketplace.version, digest),
-      nodeVersion: '22.0.0',
+      nodeVersion: '24.0.0',
       debianPackages: [],
       layers: [],
     },
