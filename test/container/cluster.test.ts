@@ -166,6 +166,35 @@ describe('cluster mode (WORKERS=2)', function () {
     expect(all.flatMap((m) => m.objects.map((o) => o.sopInstanceUid)).sort()).to.deep.equal([a.uid, b.uid].sort());
   });
 
+  it('workers whose primary was killed finish their associations, seal their batches and exit', async () => {
+    const scp = await start({ BATCH_QUIET_SECONDS: '3600', DRAIN_TIMEOUT: '30' });
+    const pids = (await health(scp)).body.workers.map((w) => w.pid);
+    const { peer, pdu } = await associate(scp.port);
+    peers.push(peer);
+    expect(pdu).to.equal(2);
+    const a = await instanceFile(31);
+    expect(await store(peer, 1, a.uid, a.file)).to.equal(0x0000);
+
+    scp.kill('SIGKILL');
+    await scp.exited;
+    const b = await instanceFile(32);
+    expect(await store(peer, 2, b.uid, b.file), 'the association in progress goes on').to.equal(0x0000);
+    peer.send(RELEASE_RQ);
+    expect(await peer.waitClosed()).to.equal(true);
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await until(() => pids.every((pid) => !alive(pid)), 'both workers exited', 60_000);
+    const all = manifests(scp.dir);
+    expect(all).to.have.length(1);
+    expect(all[0].objects.map((o) => o.sopInstanceUid).sort()).to.deep.equal([a.uid, b.uid].sort());
+  });
+
   it('/metrics totals are the sum over the workers, /health answers for the task', async () => {
     const scp = await start();
     const files = await Promise.all([21, 22, 23, 24].map(instanceFile));

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { startApp } from '../app';
 import type { ScpConfig } from '../config';
@@ -72,6 +73,10 @@ export async function runWorker(config: ScpConfig, logger: Logger): Promise<void
         return;
     }
   });
+  // node:cluster makes a worker exit at once when the primary goes away
+  // unexpectedly (lib/internal/cluster/child.js: unless exitedAfterDisconnect);
+  // this worker drains and seals its open batch first instead.
+  if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
   process.on('disconnect', () => {
     // The primary is gone: nobody grants slots any more.
     for (const resolve of waiting.values()) resolve(false);
