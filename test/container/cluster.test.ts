@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SOP, testUid } from '../helpers/corpus';
 import { datasetBytes, runDcmtk } from '../helpers/dcmtk';
@@ -193,6 +193,17 @@ describe('cluster mode (WORKERS=2)', function () {
     const all = manifests(scp.dir);
     expect(all).to.have.length(1);
     expect(all[0].objects.map((o) => o.sopInstanceUid).sort()).to.deep.equal([a.uid, b.uid].sort());
+  });
+
+  it('stops the task with exit 1 when a worker cannot start, instead of forking it again and again', async () => {
+    // A file where the storage folder should be: every worker's start-up storage check fails.
+    const blocker = path.join(tempDir('cluster-'), 'a-file');
+    writeFileSync(blocker, '');
+    const scp = await spawnScp({ WORKERS: '2', STORAGE_URI: `file://${blocker}/data` });
+    started.push(scp);
+    expect(await scp.exited).to.equal(1);
+    expect(scp.logs.some((l) => l.event === 'worker_start_failed')).to.equal(true);
+    expect(scp.logs.filter((l) => l.event === 'worker_restarted')).to.have.length(0);
   });
 
   it('/metrics totals are the sum over the workers, /health answers for the task', async () => {
