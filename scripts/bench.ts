@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: our SCP (file, null and S3 sinks) against dcmtk's storescp
  * on the same machine, same corpus, A B A B order, medians; writes
- * docs/performance.md, ending with `ratio <workload>: <x.xx>` lines.
+ * docs/performance.md, with one `target <name>: <figure> (goal <op> <value>)`
+ * line per target (each against its bound) and ending with `ratio <workload>: <x.xx>` lines.
  * Then runs the robustness suite and adds its figures (skip: --skip-robustness).
  *
  * Options: --reps N (default 5, at least 3), --only w1,w2, --skip-robustness, --out FILE.
@@ -19,7 +20,7 @@ import { renderRobustness } from '../test/helpers/robustness-report';
 import { probeDurableCeiling, probeFsync } from './bench/fsync-probe';
 import { probeS3Ceiling } from './bench/s3-probe';
 import { REPO_ROOT, startOurs, startStorescp, type Peer } from './bench/peers';
-import { cellKey, render, summarize, targetLines, type Cell, type PeerDef } from './bench/report';
+import { cellKey, render, summarize, type Cell, type PeerDef } from './bench/report';
 import { buildCorpus, countStored, timeRun, workloads } from './bench/workloads';
 import { benchDeid, spliceDeid } from './bench/deid';
 
@@ -195,9 +196,8 @@ async function main(): Promise<void> {
   const text = deidSection ? spliceDeid(rendered, deidSection) : rendered;
   writeFileSync(args.out, text);
   log(`wrote ${path.relative(REPO_ROOT, args.out)}`);
+  // From the results on, including one `target <name>: <figure> (goal <op> <value>)` line per target.
   process.stdout.write(text.slice(text.indexOf('## Results')));
-  // One line per target of the issue's table, readable without parsing the report.
-  process.stdout.write(`\n${targetLines(text).join('\n')}\n`);
 }
 
 main().catch((err: unknown) => {
