@@ -11,3 +11,5 @@ export {
   triggerStateMachine,
   sweepOrphanBatches,
 } from './handlers';
+// Research copies (issue 16): template-src/research-copy.ts lists them.
+export { researchPlanBatch, researchCopyChunk, researchSummarize, uploadIngest } from './research/handlers';

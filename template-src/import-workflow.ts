@@ -60,6 +60,8 @@ export interface ImportWorkflowProps {
    * CloudWatch Logs service principal). @default - CloudWatch Logs' own encryption
    */
   readonly logsEncryptionKey?: kms.IKey;
+  /** States run between validation and the import (research copies, template-src/research-hook.ts). @default - none */
+  readonly beforeImport?: (scope: Construct, next: sfn.IChainable) => sfn.IChainable;
 }
 
 /** Metric namespace of the workflow's EMF metrics (docs/data-contracts.md). */
@@ -172,7 +174,7 @@ export class ImportWorkflow extends Construct {
     grantResults(props, roles.recordResults, resultsPrefix);
     grantHealthImaging(props, roles);
 
-    this.stateMachine = this.buildStateMachine(fns, retention);
+    this.stateMachine = this.buildStateMachine(fns, retention, props.beforeImport);
 
     // Seal events: S3 (EventBridge) → rule → SQS → trigger Lambda.
     const eventDlq = this.newQueue('SealEventDeliveryDlq', Duration.days(14));
@@ -232,7 +234,7 @@ export class ImportWorkflow extends Construct {
     });
   }
 
-  private buildStateMachine(fns: Record<HandlerName, lambda.Function>, retention: logs.RetentionDays): sfn.StateMachine {
+  private buildStateMachine(fns: Record<HandlerName, lambda.Function>, retention: logs.RetentionDays, beforeImport?: ImportWorkflowProps['beforeImport']): sfn.StateMachine {
     // payloadResponseOnly: Resource is the function ARN itself, the whole state is the event, the result is the handler's return value.
     const invoke = (id: string, fn: lambda.IFunction, resultPath: string) =>
       new tasks.LambdaInvoke(this, id, { lambdaFunction: fn, payloadResponseOnly: true, retryOnServiceExceptions: true, resultPath });
@@ -261,15 +263,16 @@ export class ImportWorkflow extends Construct {
       .addCatch(recordFailure, toFailure)
       .next(new sfn.Succeed(this, 'Imported'));
 
+    const importChain = start.next(wait).next(check).next(
+      new sfn.Choice(this, 'JobEnded?')
+        .when(sfn.Condition.stringEquals('$.job.jobStatus', 'COMPLETED'), record)
+        .when(sfn.Condition.stringEquals('$.job.jobStatus', 'FAILED'), recordFailure)
+        .otherwise(wait),
+    );
     const definition = validate.next(
       new sfn.Choice(this, 'AlreadyImported?')
         .when(sfn.Condition.booleanEquals('$.batch.alreadyDone', true), new sfn.Succeed(this, 'NothingToDo'))
-        .otherwise(start.next(wait).next(check).next(
-          new sfn.Choice(this, 'JobEnded?')
-            .when(sfn.Condition.stringEquals('$.job.jobStatus', 'COMPLETED'), record)
-            .when(sfn.Condition.stringEquals('$.job.jobStatus', 'FAILED'), recordFailure)
-            .otherwise(wait),
-        )),
+        .otherwise(beforeImport ? beforeImport(this, importChain) : importChain),
     );
 
     const logGroup = new logs.LogGroup(this, 'StateMachineLogs', { logGroupName: vendedLogGroupName('states', 'import'), retention, encryptionKey: this.logsKey });

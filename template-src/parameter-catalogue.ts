@@ -9,6 +9,7 @@ export const PARAMETER_GROUPS = [
   'Performance',
   'Data and retention',
   'Monitoring',
+  'De-identification',
   'Advanced DICOM',
   'Advanced deployment',
 ] as const;

@@ -2,6 +2,7 @@ import { Aspects, Aws, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { TemplateBuildOptions } from './build-options';
 import { OperationsDashboard } from './dashboard';
@@ -15,6 +16,9 @@ import { addNetworkParameters } from './network-parameters';
 import { addOperationsParameters } from './operations-parameters';
 import { addOutputs } from './outputs';
 import { ParameterCatalogue } from './parameter-catalogue';
+import { ResearchCopy } from './research-copy';
+import { researchCopySteps } from './research-hook';
+import { addResearchParameters } from './research-parameters';
 import { addTemplateRules } from './rules';
 import { CONTAINER_DICOM_PORT, HEALTH_PORT, SCP_CONTAINER_NAME, ScpTaskDefinition } from './scp-task-definition';
 import { ScpService } from './scp-service';
@@ -41,6 +45,7 @@ export class DicomStoreScpStack extends Stack {
     const catalogue = new ParameterCatalogue(this);
     const net = addNetworkParameters(catalogue);
     const ops = addOperationsParameters(catalogue);
+    const deid = addResearchParameters(this, catalogue);
     catalogue.renderInterface();
     addTemplateRules(this, net, ops);
     Aspects.of(this).add(new LogRetentionPolicy(ops.logRetentionDays.valueAsNumber));
@@ -151,6 +156,7 @@ export class DicomStoreScpStack extends Stack {
       // ImportWorkflow validates this as a literal; LogRetentionPolicy below
       // replaces it with the LogRetentionDays parameter in the template.
       logRetentionDays: Number(ops.logRetentionDays.default),
+      beforeImport: researchCopySteps,
     });
     // The functions that call HealthImaging on the data store.
     imaging.grantDatastoreKeyUse(
@@ -158,6 +164,12 @@ export class DicomStoreScpStack extends Stack {
         .map((fn) => fn.role)
         .filter((role): role is iam.IRole => role !== undefined),
     );
+    const research = new ResearchCopy(this, 'Research', {
+      params: deid, stagingBucket: storage.stagingBucket, logBucket: storage.logBucket, table: jobs.table,
+      lambdaCode: lambda.Code.fromBucket(artifacts, props.build.lambdaKey), logRetentionDays: Number(ops.logRetentionDays.default),
+    });
+    research.startedBy(workflow.stateMachine as sfn.StateMachine);
+    research.addAlarms(monitoring.topic);
     monitoring.addWorkflowAlarms(workflow);
     dashboard.addWorkflowWidgets(workflow);
     const stateMachine = workflow.stateMachine as ImportWorkflow['stateMachine'] | undefined;

@@ -59,7 +59,14 @@ export interface Pipeline {
  * HealthImaging stand-in, the state machine from the template run by
  * aws-local-stepfunctions with its Tasks bound to the real handlers.
  */
-export async function startPipeline(opts: { standIn?: Partial<StandInOptions>; env?: Record<string, string> } = {}): Promise<Pipeline> {
+export async function startPipeline(opts: {
+  standIn?: Partial<StandInOptions>;
+  env?: Record<string, string>;
+  /** Changes the loaded definition (e.g. fills DefinitionSubstitutions) before it runs. */
+  definition?: (d: LoadedDefinition['definition']) => LoadedDefinition['definition'];
+  /** Local handlers of non-Lambda Task states, by state name. */
+  taskHandlers?: Record<string, (input: any) => Promise<any>>;
+} = {}): Promise<Pipeline> {
   const moto = await startMotoServer();
   const clientCfg = { endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
   const s3 = new S3Client({ ...clientCfg, forcePathStyle: true });
@@ -107,7 +114,8 @@ export async function startPipeline(opts: { standIn?: Partial<StandInOptions>; e
   process.stdout.write = capture(realWrite);
   process.stderr.write = capture(realErrWrite);
 
-  const loaded = loadWorkflowDefinition();
+  const raw = loadWorkflowDefinition();
+  const loaded: LoadedDefinition = opts.definition ? { ...raw, definition: opts.definition(raw.definition) } : raw;
   const machine = new StateMachine(loaded.definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
   const byState = taskHandlers(loaded.definition);
   const local: Record<string, (input: any) => Promise<any>> = {};
@@ -116,6 +124,7 @@ export async function startPipeline(opts: { standIn?: Partial<StandInOptions>; e
     if (!h) throw new Error(`state ${state} invokes ${fn}, which lambda/index.ts does not export`);
     local[state] = (input) => { if (process.env.E2E_DEBUG) process.stderr.write(`${state} <- ${JSON.stringify(input)}\n`); return h(input).catch((err: Error) => { if (process.env.E2E_DEBUG) process.stderr.write(`${state} !! ${err.name}: ${err.message}\n`); throw err; }); };
   }
+  Object.assign(local, opts.taskHandlers);
   const fastRetry = Object.fromEntries(Object.keys(byState).map((s) => [s, 20]));
   const executions = new Map<string, ExecutionRecord>();
 
@@ -123,7 +132,7 @@ export async function startPipeline(opts: { standIn?: Partial<StandInOptions>; e
     const states: string[] = [];
     const exec = machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: local, waitTimeOverrides: { WaitForImportJob: 100 }, retryIntervalOverrides: fastRetry },
-      context: { Execution: { Name: name, Input: input, StartTime: new Date().toISOString() } } as never,
+      context: { Execution: { Id: `arn:aws:states:us-east-1:123456789012:execution:import:${name}`, Name: name, Input: input, StartTime: new Date().toISOString() } } as never,
     });
     const partial: Omit<ExecutionRecord, 'done'> & { done?: Promise<void> } = { name, input, states, status: 'RUNNING' };
     partial.done = (async () => {

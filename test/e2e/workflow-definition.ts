@@ -61,7 +61,8 @@ export function taskHandlers(definition: LoadedDefinition['definition']): Record
   const out: Record<string, string> = {};
   const visit = (states: Record<string, any>) => {
     for (const [name, s] of Object.entries(states)) {
-      if (s.Type === 'Task') out[name] = String(s.Resource).split(':function:')[1]!;
+      // Lambda tasks only (a startExecution.sync task, e.g. CopyForResearch, is bound by the suite that runs it).
+      if (s.Type === 'Task' && String(s.Resource).includes(':function:')) out[name] = String(s.Resource).split(':function:')[1]!;
       for (const b of s.Branches ?? []) visit(b.States);
       if (s.ItemProcessor) visit(s.ItemProcessor.States);
       if (s.Iterator) visit(s.Iterator.States);

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { createEmfMetrics, METRIC_NAMES } from '../../lambda/metrics';
+import { createResearchMetrics, RESEARCH_METRIC_NAMES } from '../../lambda/research/metrics';
 import { productTemplate, resourcesOfType, type Json } from './template-fixture';
 
 const NAMESPACE = 'DICOMStoreSCP';
@@ -70,8 +71,16 @@ describe('template: the workflow metrics the alarms and dashboard read are the o
   it('every alarm on a DICOMStoreSCP metric reads an emitted name with the emitted dimension set and the stack\'s own name', () => {
     const ours = resourcesOfType(template, 'AWS::CloudWatch::Alarm').filter(([, a]) => a.Properties.Namespace === NAMESPACE);
     expect(ours.length, 'alarms on the workflow metrics').to.be.greaterThan(0);
+    // The research Lambdas (issue 16) emit their own EMF lines: same namespace and dimension set, checked here.
+    const research: string[] = [];
+    createResearchMetrics(NAMESPACE, 'stack-x', (l) => research.push(l)).count(Object.fromEntries(RESEARCH_METRIC_NAMES.map((n) => [n, 0])));
+    const researchEmf = JSON.parse(research[0]!);
+    expect(researchEmf._aws.CloudWatchMetrics[0].Namespace).to.equal(NAMESPACE);
+    expect(researchEmf._aws.CloudWatchMetrics[0].Dimensions).to.deep.equal(emitted.Dimensions);
+    expect(researchEmf.StackName).to.equal('stack-x');
+    const names = [...METRIC_NAMES, ...researchEmf._aws.CloudWatchMetrics[0].Metrics.map((m: Json) => m.Name)];
     for (const [id, alarm] of ours) {
-      expect(METRIC_NAMES, id).to.include(alarm.Properties.MetricName);
+      expect(names, id).to.include(alarm.Properties.MetricName);
       const dims = alarm.Properties.Dimensions as Json[];
       expect(dims.map((d) => d.Name).sort(), id).to.deep.equal([...emitted.Dimensions[0]].sort());
       expect(dims.find((d) => d.Name === 'StackName').Value, id).to.deep.equal(STACK);
