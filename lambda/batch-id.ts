@@ -12,12 +12,15 @@ export function batchIdFromManifestKey(key: string): string | undefined {
 export const manifestKeyOf = (batchId: string): string => `batches/${batchId}.json`;
 export const incomingPrefixOf = (batchId: string): string => `incoming/${batchId}/`;
 export const failedPrefixOf = (batchId: string): string => `failed/${batchId}/`;
+export const conflictsPrefixOf = (batchId: string): string => `conflicts/${batchId}/`;
 
 /**
  * The StartDICOMImportJob clientToken of a batch: the batch id itself (a
  * redelivered seal event reuses it, so HealthImaging starts no second job);
- * an operator redrive gets a new token `<batchId>.r<n>` so a new job starts.
+ * an operator redrive gets a new token `<batchId>.r<n>` so a new job starts,
+ * and the automatic re-import of server-error files `<token>.a<n>`.
  */
-export function clientTokenOf(batchId: string, redrive = 0): string {
-  return redrive > 0 ? `${batchId}.r${redrive}` : batchId;
+export function clientTokenOf(batchId: string, redrive = 0, attempt = 0): string {
+  const base = redrive > 0 ? `${batchId}.r${redrive}` : batchId;
+  return attempt > 0 ? `${base}.a${attempt}` : base;
 }

@@ -52,6 +52,22 @@ export class ImportOutputInvalidError extends WorkflowError {
   readonly code = 'IMPORT_OUTPUT_INVALID';
 }
 
+/** The batch is larger than one import job may be (10 GB per job, not adjustable). Not retried. */
+export class BatchTooLargeError extends WorkflowError {
+  override readonly name = 'BatchTooLargeError';
+  readonly code = 'BATCH_TOO_LARGE';
+}
+
+/**
+ * An AWS call failed in a way that outlasted the SDK's own retries but is
+ * transient by nature (timeout, connection reset, 5xx, throttling). The
+ * state machine retries it on a long schedule instead of failing the batch.
+ */
+export class TransientAwsError extends WorkflowError {
+  override readonly name = 'TransientAwsError';
+  readonly code = 'AWS_TRANSIENT';
+}
+
 /** Lambda configuration (environment) is invalid; names every wrong variable. */
 export class ConfigError extends WorkflowError {
   override readonly name = 'ConfigError';
@@ -61,4 +77,28 @@ export class ConfigError extends WorkflowError {
 /** True when `err` is an AWS SDK error with this name (ConditionalCheckFailedException, NoSuchKey...). */
 export function isAwsError(err: unknown, ...names: string[]): boolean {
   return err instanceof Error && names.includes(err.name);
+}
+
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+const TRANSIENT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'InternalServerException', 'InternalError', 'ServiceUnavailable', 'ServiceUnavailableException', 'SlowDown', 'ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded']);
+
+/**
+ * True for an SDK error the SDK itself classes as retryable (`$retryable`),
+ * a 5xx / 429 answer, a known transient name, or a socket error code.
+ */
+export function isTransientAwsError(err: unknown): boolean {
+  if (!(err instanceof Error) || err instanceof WorkflowError) return false;
+  const e = err as Error & { $retryable?: unknown; $metadata?: { httpStatusCode?: number }; code?: string };
+  const status = e.$metadata?.httpStatusCode ?? 0;
+  return Boolean(e.$retryable) || status >= 500 || status === 429 || TRANSIENT_NAMES.has(e.name) || TRANSIENT_CODES.has(e.code ?? '');
+}
+
+/** Runs `fn`; a transient AWS failure leaves it as TransientAwsError (named for the state machine's Retry), others unchanged. */
+export async function classifyAwsErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isTransientAwsError(err)) throw new TransientAwsError(`transient AWS error: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
+    throw err;
+  }
 }

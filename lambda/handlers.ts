@@ -3,6 +3,7 @@ import { checkImportStatus as checkCore } from './check-import-status';
 import { createClients, type WorkflowClients } from './clients';
 import type { Context } from 'aws-lambda';
 import { loadConfig, type WorkflowConfig } from './config';
+import { classifyAwsErrors } from './errors';
 import type { WorkflowDeps } from './deps';
 import { createLogger, type LambdaLogger } from './logger';
 import { createEmfMetrics, type FlushableMetrics } from './metrics';
@@ -12,7 +13,7 @@ import { startImportJob as startCore } from './start-import-job';
 import { sweepOrphanBatches as sweepCore } from './sweep-orphan-batches';
 import { triggerStateMachine as triggerCore, type SqsEvent } from './trigger-state-machine';
 import { validateBatch as validateCore } from './validate-batch';
-import type { BatchRef, ExecutionState, ImportRequest, JobRef } from './workflow-types';
+import type { BatchRef, ExecutionState, ImportRequest, JobRef, RetryRequest } from './workflow-types';
 
 let cached: { config: WorkflowConfig; clients: WorkflowClients; metrics: FlushableMetrics; loggers: Map<string, LambdaLogger> } | undefined;
 
@@ -51,10 +52,13 @@ function handler<E, R>(component: string, core: (rt: { deps: WorkflowDeps; clien
   };
 }
 
-export const validateBatch = handler('validate-batch', ({ deps }, event: ImportRequest): Promise<BatchRef> => validateCore(deps, event));
-export const startImportJob = handler('start-import-job', ({ deps }, event: { batch: BatchRef }): Promise<JobRef> => startCore(deps, event.batch));
-export const checkImportStatus = handler('check-import-status', ({ deps }, event: { batch: BatchRef; job: JobRef }) => checkCore(deps, event));
-export const recordResults = handler('record-results', ({ deps }, event: { batch: BatchRef; job: JobRef }) => recordResultsCore(deps, event));
+// Transient AWS failures that outlast the SDK's retries become TransientAwsError (retried by the state machine).
+// startImportJob keeps the SDK's error names: the state machine retries ThrottlingException and
+// ServiceQuotaExceededException on their own schedules.
+export const validateBatch = handler('validate-batch', ({ deps }, event: ImportRequest): Promise<BatchRef> => classifyAwsErrors(() => validateCore(deps, event)));
+export const startImportJob = handler('start-import-job', ({ deps }, event: { batch: BatchRef; result?: { retry?: RetryRequest } }): Promise<JobRef> => startCore(deps, event.batch, event.result?.retry));
+export const checkImportStatus = handler('check-import-status', ({ deps }, event: { batch: BatchRef; job: JobRef }) => classifyAwsErrors(() => checkCore(deps, event)));
+export const recordResults = handler('record-results', ({ deps }, event: { batch: BatchRef; job: JobRef }) => classifyAwsErrors(() => recordResultsCore(deps, event)));
 export const recordFailure = handler('record-failure', ({ deps }, event: ExecutionState) => recordFailureCore(deps, event));
 export const sweepOrphanBatches = handler('sweep-orphan-batches', ({ deps }, _scheduledEvent: void) => sweepCore(deps));
 

@@ -1,48 +1,65 @@
 import type { ManifestObject } from './batch-manifest';
-import { stagingKeyOf, type ImportOutput } from './import-output';
+import type { ImportWarning, ReconciledOutput } from './import-output';
+
+/**
+ * Per-instance statuses (docs/data-contracts.md). STAGED and BATCH_FAILED are
+ * written before / instead of a job result; the others come from the job output.
+ */
+export type InstanceStatus = 'STAGED' | 'BATCH_FAILED' | 'RETRYING' | 'IMPORTED' | 'IMPORTED_WITH_WARNINGS' | 'IMPORTED_NON_PRIMARY' | 'FAILED';
+
+/**
+ * Order of a row within one arrival of an instance: a write with a lower rank
+ * never replaces a higher one (conditional put), so a late or repeated
+ * recording never moves a row backwards. RETRYING ranks by attempt; a batch
+ * failure overrides STAGED / RETRYING but never a result a job recorded.
+ */
+export function statusRank(status: InstanceStatus, attempt = 0): number {
+  switch (status) {
+    case 'STAGED': return 0;
+    case 'RETRYING': return 10 + attempt;
+    case 'BATCH_FAILED': return 50;
+    default: return 100;
+  }
+}
 
 /** What happened to one staged instance, as recorded in DynamoDB. */
 export interface InstanceOutcome {
   readonly key: string;
-  readonly sopInstanceUid: string;
-  readonly studyInstanceUid: string;
-  readonly seriesInstanceUid: string;
-  readonly sopClassUid: string;
-  readonly transferSyntaxUid: string;
-  readonly callingAeTitle: string;
-  readonly bytes: number;
-  readonly status: 'IMPORTED' | 'FAILED';
+  readonly object: ManifestObject;
+  readonly status: Exclude<InstanceStatus, 'STAGED' | 'BATCH_FAILED'>;
   readonly imageSetId?: string;
   readonly isPrimary?: boolean;
-  readonly warnings?: unknown[];
-  readonly failure?: { readonly exceptionType: string; readonly message: string };
+  readonly warnings?: readonly ImportWarning[];
+  readonly failure?: { readonly exceptionType: string; readonly message: string; readonly server?: boolean };
 }
 
 /**
- * Joins the manifest with the job output. An instance the output does not
- * mention is FAILED (NotReportedByImport) so nothing is dropped silently; a
- * file the output reports that the manifest lacks is recorded from its key.
+ * Joins the expected manifest objects with a reconciled job output (which
+ * already guarantees every object is reported exactly once). A success line
+ * is never replaced by a warning line: the warning adds its codes only. A
+ * server-side failure is RETRYING while attempts remain, else FAILED.
  */
-export function instanceOutcomes(objects: readonly ManifestObject[], output: ImportOutput, prefix: string): InstanceOutcome[] {
-  const byKey = new Map<string, InstanceOutcome>();
-  const base = (key: string): Omit<InstanceOutcome, 'status'> => {
-    const o = objects.find((x) => x.key === key);
-    const sop = o?.sopInstanceUid ?? key.slice(prefix.length).replace(/\.dcm$/, '');
-    return {
-      key, sopInstanceUid: sop, studyInstanceUid: o?.studyInstanceUid ?? '', seriesInstanceUid: o?.seriesInstanceUid ?? '',
-      sopClassUid: o?.sopClassUid ?? '', transferSyntaxUid: o?.transferSyntaxUid ?? '', callingAeTitle: o?.callingAeTitle ?? '', bytes: o?.bytes ?? 0,
-    };
-  };
-  for (const f of [...output.imported, ...output.warned]) {
-    const key = stagingKeyOf(f.inputFile, prefix);
-    byKey.set(key, { ...base(key), status: 'IMPORTED', imageSetId: f.imageSetId, ...(f.isPrimary !== undefined ? { isPrimary: f.isPrimary } : {}), ...(f.warnings ? { warnings: f.warnings } : {}) });
+export function instanceOutcomes(objects: readonly ManifestObject[], output: ReconciledOutput, retriesLeft: boolean): InstanceOutcome[] {
+  const success = new Map(output.succeeded.map((s) => [s.key, s]));
+  const failure = new Map(output.failed.map((f) => [f.key, f]));
+  const warnings = new Map<string, { imageSetId?: string; isPrimary?: boolean; warnings: ImportWarning[] }>();
+  for (const w of output.warned) {
+    const prev = warnings.get(w.key);
+    warnings.set(w.key, { imageSetId: prev?.imageSetId ?? w.imageSetId, isPrimary: prev?.isPrimary ?? w.isPrimary, warnings: [...(prev?.warnings ?? []), ...w.warnings] });
   }
-  for (const f of output.failed) {
-    const key = stagingKeyOf(f.inputFile, prefix);
-    byKey.set(key, { ...base(key), status: 'FAILED', failure: { exceptionType: f.exceptionType, message: f.message } });
-  }
-  for (const o of objects) {
-    if (!byKey.has(o.key)) byKey.set(o.key, { ...base(o.key), status: 'FAILED', failure: { exceptionType: 'NotReportedByImport', message: 'the import job output does not mention this file' } });
-  }
-  return [...byKey.values()];
+  return objects.map((object): InstanceOutcome => {
+    const key = object.key;
+    const f = failure.get(key);
+    if (f) {
+      const retry = f.server && retriesLeft;
+      return { key, object, status: retry ? 'RETRYING' : 'FAILED', failure: { exceptionType: f.exceptionType, message: f.message, server: f.server } };
+    }
+    const s = success.get(key);
+    const w = warnings.get(key);
+    const imageSetId = s?.imageSetId ?? w?.imageSetId;
+    const isPrimary = s ? s.isPrimary : w?.isPrimary !== false;
+    if (imageSetId === undefined) throw new Error(`instanceOutcomes: ${key} is not in the reconciled output`);
+    const status = !isPrimary ? 'IMPORTED_NON_PRIMARY' : w ? 'IMPORTED_WITH_WARNINGS' : 'IMPORTED';
+    return { key, object, status, imageSetId, isPrimary, ...(w ? { warnings: w.warnings } : {}) };
+  });
 }

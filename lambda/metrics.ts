@@ -2,10 +2,14 @@ import { Metrics as PowertoolsMetrics, MetricUnit } from '@aws-lambda-powertools
 import { SERVICE_NAME } from './logger';
 
 /** Metric names of docs/data-contracts.md (namespace DICOMStoreSCP, dimension StackName). */
-export type MetricName = 'InstancesImported' | 'InstancesFailed' | 'ImportJobsCompleted' | 'ImportJobsFailed' | 'BatchesQuarantined';
+export type MetricName = 'InstancesImported' | 'InstancesFailed' | 'ImportJobsCompleted' | 'ImportJobsFailed' | 'BatchesQuarantined'
+  | 'InstancesNonPrimary' | 'InstancesWithWarnings' | 'InstancesRetrying' | 'ImportOutputsInvalid' | 'ImportJobsOverdue';
 
 /** Every metric the workflow emits (test/template/workflow-metrics.test.ts checks the alarms against it). */
-export const METRIC_NAMES: readonly MetricName[] = ['InstancesImported', 'InstancesFailed', 'ImportJobsCompleted', 'ImportJobsFailed', 'BatchesQuarantined'];
+export const METRIC_NAMES: readonly MetricName[] = [
+  'InstancesImported', 'InstancesFailed', 'ImportJobsCompleted', 'ImportJobsFailed', 'BatchesQuarantined',
+  'InstancesNonPrimary', 'InstancesWithWarnings', 'InstancesRetrying', 'ImportOutputsInvalid', 'ImportJobsOverdue',
+];
 
 export interface Metrics {
   /**

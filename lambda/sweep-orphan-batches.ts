@@ -4,6 +4,7 @@ import type { BatchManifest, ManifestObject } from './batch-manifest';
 import type { WorkflowDeps } from './deps';
 import { isAwsError } from './errors';
 import { mapLimit } from './map-limit';
+import { UNKNOWN_STUDY } from './table-keys';
 
 export interface SweepResult {
   readonly sealed: string[];
@@ -97,7 +98,7 @@ async function buildManifest(deps: WorkflowDeps, bucket: string, batchId: string
     openedAt: new Date(Math.min(...times)).toISOString(), sealedAt: deps.now().toISOString(),
     count: objects.length, bytes: objects.reduce((s, o) => s + o.bytes, 0),
     callingAeTitles: [...new Set(objects.map((o) => o.callingAeTitle).filter(Boolean))],
-    studyInstanceUids: [...new Set(objects.map((o) => o.studyInstanceUid).filter(Boolean))],
+    studyInstanceUids: [...new Set(objects.map((o) => o.studyInstanceUid).filter((u) => u && u !== UNKNOWN_STUDY))],
     objects,
   };
 }

@@ -3,14 +3,20 @@ import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { BATCH_ID_PATTERN, clientTokenOf, manifestKeyOf } from './batch-id';
 import { readBatchManifest, type BatchManifest } from './batch-manifest';
 import type { WorkflowDeps } from './deps';
-import { BatchValidationError, isAwsError } from './errors';
+import { BatchTooLargeError, BatchValidationError, isAwsError } from './errors';
+import { putInstanceRows } from './instance-rows';
 import { batchKey } from './table-keys';
 import type { BatchRef, ImportRequest } from './workflow-types';
 
+/** Most bytes one import job may take: 10 GB, not adjustable ("AWS HealthImaging endpoints and quotas"). */
+export const IMPORT_JOB_MAX_BYTES = 10_000_000_000;
+
 /**
- * Step 1: the manifest is valid, every object it lists is staged with its
- * size, and the batch is claimed in DynamoDB (conditional put). A batch an
- * earlier execution already finished comes back with alreadyDone = true.
+ * Step 1: the manifest is valid and within one job's size, every object it
+ * lists is staged with its size, the batch is claimed in DynamoDB
+ * (conditional put) and every instance gets its STAGED row (so a lookup by
+ * SOP Instance UID answers from now on). A batch an earlier execution
+ * already finished comes back with alreadyDone = true.
  */
 export async function validateBatch(deps: WorkflowDeps, req: ImportRequest): Promise<BatchRef> {
   const { config, s3 } = deps;
@@ -23,6 +29,9 @@ export async function validateBatch(deps: WorkflowDeps, req: ImportRequest): Pro
   if (problems.length) throw new BatchValidationError(`invalid import request: ${problems.join('; ')}`);
 
   const manifest = await readBatchManifest(s3, req.bucket, req.manifestKey, req.batchId);
+  if (manifest.bytes > IMPORT_JOB_MAX_BYTES) {
+    throw new BatchTooLargeError(`batch ${manifest.batchId} holds ${manifest.bytes} bytes, more than the ${IMPORT_JOB_MAX_BYTES} one HealthImaging import job takes; lower BATCH_MAX_BYTES and split the batch (docs/operations.md)`);
+  }
   const ref: BatchRef = {
     batchId: manifest.batchId, bucket: req.bucket, manifestKey: req.manifestKey, prefix: manifest.prefix,
     count: manifest.count, bytes: manifest.bytes, clientToken: clientTokenOf(manifest.batchId, redrive), redrive, alreadyDone: false,
@@ -32,6 +41,7 @@ export async function validateBatch(deps: WorkflowDeps, req: ImportRequest): Pro
     return { ...ref, alreadyDone: true };
   }
   await checkStagedObjects(deps, manifest, req.bucket);
+  await putInstanceRows(deps, manifest.objects, () => ({ status: 'STAGED', batchId: manifest.batchId, sealedAt: manifest.sealedAt }));
   deps.log.info('batch-validated', { batchId: ref.batchId, count: ref.count, bytes: ref.bytes, redrive });
   return ref;
 }

@@ -34,6 +34,19 @@ export interface JobRef {
   readonly checks: number;
   /** Seconds the Wait state waits before the next check. */
   readonly waitSeconds: number;
+  /** Automatic re-import of server-error files: 0 for the batch's first job, 1..MAX_IMPORT_ATTEMPTS after. */
+  readonly attempt?: number;
+  /** Files this job was given (the batch count, or the files retried). */
+  readonly expectedFiles?: number;
+  /** True once the job has run past jobWaitTimeoutSeconds (polled slowly, slot kept). */
+  readonly overdue?: boolean;
+}
+
+/** `$.result.retry`: record-results asks for another job over the files left in incoming/. */
+export interface RetryRequest {
+  readonly attempt: number;
+  readonly clientToken: string;
+  readonly expectedFiles: number;
 }
 
 /** What the Catch puts at `$.error`. */
@@ -46,9 +59,10 @@ export interface CaughtError {
 export interface ExecutionState extends ImportRequest {
   readonly batch?: BatchRef;
   readonly job?: JobRef;
+  readonly result?: { readonly retry?: RetryRequest };
   readonly error?: CaughtError;
 }
 
 /** Batch lifecycle in DynamoDB. */
-export type BatchStatus = 'RECEIVED' | 'IMPORTING' | 'IMPORTED' | 'IMPORTED_WITH_FAILURES' | 'FAILED';
-export const FINAL_BATCH_STATUSES: readonly BatchStatus[] = ['IMPORTED', 'IMPORTED_WITH_FAILURES', 'FAILED'];
+export type BatchStatus = 'RECEIVED' | 'IMPORTING' | 'IMPORTED' | 'IMPORTED_WITH_CONFLICTS' | 'IMPORTED_WITH_FAILURES' | 'FAILED';
+export const FINAL_BATCH_STATUSES: readonly BatchStatus[] = ['IMPORTED', 'IMPORTED_WITH_CONFLICTS', 'IMPORTED_WITH_FAILURES', 'FAILED'];

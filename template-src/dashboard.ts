@@ -60,8 +60,8 @@ export class OperationsDashboard extends Construct {
       }),
       new cloudwatch.GraphWidget({
         title: 'Import results',
-        left: ['InstancesImported', 'InstancesFailed', 'BatchesQuarantined'].map(imports),
-        right: ['ImportJobsCompleted', 'ImportJobsFailed'].map(imports),
+        left: ['InstancesImported', 'InstancesFailed', 'InstancesNonPrimary', 'InstancesRetrying', 'BatchesQuarantined'].map(imports),
+        right: ['ImportJobsCompleted', 'ImportJobsFailed', 'ImportJobsOverdue', 'ImportOutputsInvalid'].map(imports),
         width: 8,
       }),
     );

@@ -1,4 +1,4 @@
-import { Aws, CfnElement, type CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, CfnElement, type CfnResource, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -37,7 +37,7 @@ export interface ImportWorkflowProps {
   readonly lambdaCode: lambda.Code;
   /** CloudWatch Logs retention in days for the workflow's log groups. */
   readonly logRetentionDays: number;
-  /** Most import jobs this stack runs at once (the data store quota is 100). @default 20 */
+  /** Most import jobs this stack runs at once (the data store quota is 100, 20 in ap-southeast-2); a token (parameter) is passed through. @default 20 */
   readonly maxConcurrentJobs?: number;
   /** Least time between two StartDICOMImportJob calls of this stack (quota ≈1 TPS). @default Duration.millis(1100) */
   readonly startInterval?: Duration;
@@ -62,6 +62,13 @@ export interface ImportWorkflowProps {
   readonly logsEncryptionKey?: kms.IKey;
   /** States run between validation and the import (research copies, template-src/research-hook.ts). @default - none */
   readonly beforeImport?: (scope: Construct, next: sfn.IChainable) => sfn.IChainable;
+}
+
+/** One alarm over a workflow metric (threshold: more than 0 in one 5-minute period). */
+export interface ImportResultAlarm {
+  readonly id: string;
+  readonly metric: cloudwatch.IMetric;
+  readonly description: string;
 }
 
 /** Metric namespace of the workflow's EMF metrics (docs/data-contracts.md). */
@@ -91,6 +98,12 @@ export class ImportWorkflow extends Construct {
   public readonly instancesFailedMetric: cloudwatch.IMetric;
   /** Import jobs that ended FAILED (custom metric). */
   public readonly importJobsFailedMetric: cloudwatch.IMetric;
+  /**
+   * Alarms of the import results (docs/operations.md, alarms table): each
+   * fires on the first occurrence in 5 minutes. The monitoring construct
+   * creates them with the stack's alarm action.
+   */
+  public readonly resultAlarms: readonly ImportResultAlarm[];
   /** Queue between the seal events and the trigger Lambda (for age-of-oldest-message alarms). */
   public readonly eventQueue: sqs.IQueue;
   /** Functions by export name. */
@@ -115,7 +128,7 @@ export class ImportWorkflow extends Construct {
       RESULTS_PREFIX: resultsPrefix,
       DATASTORE_ID: props.datastoreId,
       DATA_ACCESS_ROLE_ARN: props.dataAccessRole.roleArn,
-      MAX_CONCURRENT_JOBS: String(props.maxConcurrentJobs ?? 20),
+      MAX_CONCURRENT_JOBS: Token.isUnresolved(props.maxConcurrentJobs) ? Token.asString(props.maxConcurrentJobs) : String(props.maxConcurrentJobs ?? 20),
       START_INTERVAL_MS: String((props.startInterval ?? Duration.millis(1100)).toMilliseconds()),
       JOB_WAIT_TIMEOUT_SECONDS: String(jobWaitTimeout.toSeconds()),
       ORPHAN_AGE_SECONDS: String((props.orphanAge ?? Duration.minutes(15)).toSeconds()),
@@ -145,7 +158,8 @@ export class ImportWorkflow extends Construct {
         logGroup,
         tracing: lambda.Tracing.ACTIVE,
         memorySize: name === 'recordResults' ? 1024 : 256,
-        timeout: name === 'recordResults' || name === 'sweepOrphanBatches' ? Duration.minutes(15) : Duration.seconds(30),
+        // validateBatch and recordFailure write one row per instance (up to 5,000 conditional puts).
+        timeout: name === 'recordResults' || name === 'sweepOrphanBatches' ? Duration.minutes(15) : name === 'validateBatch' || name === 'recordFailure' ? Duration.minutes(5) : Duration.seconds(30),
         environment: { ...commonEnv },
         description: `DICOM import workflow: ${name}`,
       });
@@ -172,6 +186,7 @@ export class ImportWorkflow extends Construct {
     grantTable(props.table, Object.values(roles));
     grantStaging(props, roles);
     grantResults(props, roles.recordResults, resultsPrefix);
+    grantResults(props, roles.recordFailure, resultsPrefix);
     grantHealthImaging(props, roles);
 
     this.stateMachine = this.buildStateMachine(fns, retention, props.beforeImport);
@@ -226,6 +241,28 @@ export class ImportWorkflow extends Construct {
     });
     this.instancesFailedMetric = metric('InstancesFailed');
     this.importJobsFailedMetric = metric('ImportJobsFailed');
+
+    // HealthImaging's own image-set events (EventBridge reference "AWS HealthImaging events", source
+    // aws.medical-imaging): a second, independent signal of non-primary data. The rule needs no target:
+    // its AWS/Events MatchedEvents metric feeds the NonPrimaryImageSetEvents alarm.
+    const nonPrimaryRule = new events.Rule(this, 'NonPrimaryImageSetRule', {
+      description: 'HealthImaging created or updated a non-primary image set in this data store (conflicting metadata)',
+      eventPattern: {
+        source: ['aws.medical-imaging'],
+        detailType: ['Image Set Created', 'Image Set Updated'],
+        detail: { datastoreId: [props.datastoreId], isPrimary: [false] },
+      },
+    });
+    const matched = new cloudwatch.Metric({
+      namespace: 'AWS/Events', metricName: 'MatchedEvents', dimensionsMap: { RuleName: nonPrimaryRule.ruleName },
+      statistic: 'Sum', period: Duration.minutes(5),
+    });
+    this.resultAlarms = [
+      { id: 'ImportOutputsInvalid', metric: metric('ImportOutputsInvalid'), description: 'An import job output did not reconcile with its summary or the batch: nothing was moved, the batch is FAILED for an operator (docs/operations.md).' },
+      { id: 'InstancesNonPrimary', metric: metric('InstancesNonPrimary'), description: 'HealthImaging stored instances in a non-primary image set (conflicting metadata); copies are kept under conflicts/ for reconciliation (docs/operations.md).' },
+      { id: 'NonPrimaryImageSetEvents', metric: matched, description: 'HealthImaging reported a non-primary image set through EventBridge: reconcile it (docs/operations.md).' },
+      { id: 'ImportJobsOverdue', metric: metric('ImportJobsOverdue'), description: 'An import job is still running past the job wait bound; it keeps its slot and is polled every 15 minutes (docs/operations.md).' },
+    ];
   }
 
   private newQueue(id: string, retentionPeriod: Duration, extra: Partial<sqs.QueueProps> = {}): sqs.Queue {
@@ -236,9 +273,12 @@ export class ImportWorkflow extends Construct {
 
   private buildStateMachine(fns: Record<HandlerName, lambda.Function>, retention: logs.RetentionDays, beforeImport?: ImportWorkflowProps['beforeImport']): sfn.StateMachine {
     // payloadResponseOnly: Resource is the function ARN itself, the whole state is the event, the result is the handler's return value.
+    // Lambda's own throttling (TooManyRequests) is retried on every task, on top of CDK's service-exception retry.
     const invoke = (id: string, fn: lambda.IFunction, resultPath: string) =>
-      new tasks.LambdaInvoke(this, id, { lambdaFunction: fn, payloadResponseOnly: true, retryOnServiceExceptions: true, resultPath });
-    const transient = ['ThrottlingException', 'InternalServerException'];
+      new tasks.LambdaInvoke(this, id, { lambdaFunction: fn, payloadResponseOnly: true, retryOnServiceExceptions: true, resultPath })
+        .addRetry({ errors: ['Lambda.TooManyRequestsException'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 8, maxDelay: Duration.minutes(2), jitterStrategy: sfn.JitterType.FULL });
+    const transient = ['ThrottlingException', 'InternalServerException', 'TransientAwsError'];
+    const transientRetry = { errors: transient, interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 8, maxDelay: Duration.minutes(5), jitterStrategy: sfn.JitterType.FULL };
     const toFailure = { resultPath: '$.error' };
 
     const recordFailure = invoke('RecordFailure', fns.recordFailure, '$.failure')
@@ -247,21 +287,27 @@ export class ImportWorkflow extends Construct {
 
     const validate = invoke('ValidateBatch', fns.validateBatch, '$.batch')
       .addRetry({ errors: ['BatchNotReadyError'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 3 })
+      .addRetry(transientRetry)
       .addCatch(recordFailure, toFailure);
     const start = invoke('StartImportJob', fns.startImportJob, '$.job')
-      .addRetry({ errors: ['ThrottlingException', 'ServiceQuotaExceededException', 'InternalServerException'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 8, maxDelay: Duration.seconds(60), jitterStrategy: sfn.JitterType.FULL })
+      .addRetry({ errors: ['ThrottlingException', 'InternalServerException', 'TransientAwsError'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 8, maxDelay: Duration.seconds(60), jitterStrategy: sfn.JitterType.FULL })
       .addRetry({ errors: ['StartRateLimitedError'], interval: Duration.seconds(1), backoffRate: 1.5, maxAttempts: 40, maxDelay: Duration.seconds(10), jitterStrategy: sfn.JitterType.FULL })
-      .addRetry({ errors: ['ImportSlotUnavailableError'], interval: Duration.seconds(30), backoffRate: 1.5, maxAttempts: 500, maxDelay: Duration.minutes(5), jitterStrategy: sfn.JitterType.FULL })
+      // The data store's concurrent-job quota (ServiceQuotaExceededException) is the same wait as a busy slot of ours.
+      .addRetry({ errors: ['ImportSlotUnavailableError', 'ServiceQuotaExceededException'], interval: Duration.seconds(30), backoffRate: 1.5, maxAttempts: 500, maxDelay: Duration.minutes(5), jitterStrategy: sfn.JitterType.FULL })
       .addCatch(recordFailure, toFailure);
     const wait = new sfn.Wait(this, 'WaitForImportJob', { time: sfn.WaitTime.secondsPath('$.job.waitSeconds') });
     const check = invoke('CheckImportStatus', fns.checkImportStatus, '$.job')
-      .addRetry({ errors: transient, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL })
+      .addRetry(transientRetry)
       .addCatch(recordFailure, toFailure);
     const record = invoke('RecordResults', fns.recordResults, '$.result')
       .addRetry({ errors: ['ImportOutputNotReadyError'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 5 })
-      .addRetry({ errors: ['ProvisionedThroughputExceededException', 'ThrottlingException', 'SlowDown', 'InternalError'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL })
-      .addCatch(recordFailure, toFailure)
-      .next(new sfn.Succeed(this, 'Imported'));
+      .addRetry({ errors: ['ProvisionedThroughputExceededException', 'ThrottlingException', 'SlowDown', 'InternalError', 'TransientAwsError'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL })
+      .addCatch(recordFailure, toFailure);
+    // Server-error files stay in incoming/ and are re-imported by a follow-up job with its own clientToken (bounded in record-results).
+    const retryServerErrors = new sfn.Choice(this, 'ServerErrorsToRetry?')
+      .when(sfn.Condition.isPresent('$.result.retry'), start)
+      .otherwise(new sfn.Succeed(this, 'Imported'));
+    record.next(retryServerErrors);
 
     const importChain = start.next(wait).next(check).next(
       new sfn.Choice(this, 'JobEnded?')
@@ -297,7 +343,7 @@ export class ImportWorkflow extends Construct {
 
 function validateProps(props: ImportWorkflowProps): void {
   const problems: string[] = [];
-  if (props.maxConcurrentJobs !== undefined && !(Number.isInteger(props.maxConcurrentJobs) && props.maxConcurrentJobs >= 1 && props.maxConcurrentJobs <= 100)) problems.push('maxConcurrentJobs must be an integer in 1..100 (HealthImaging quota 100 per data store)');
+  if (props.maxConcurrentJobs !== undefined && !Token.isUnresolved(props.maxConcurrentJobs) && !(Number.isInteger(props.maxConcurrentJobs) && props.maxConcurrentJobs >= 1 && props.maxConcurrentJobs <= 100)) problems.push('maxConcurrentJobs must be an integer in 1..100 (HealthImaging quota 100 per data store)');
   if (props.startInterval && props.startInterval.toMilliseconds() < 500) problems.push('startInterval must be at least 500 ms (StartDICOMImportJob ≈1 TPS, burst 2)');
   if (props.resultsPrefix !== undefined && props.resultsPrefix !== '' && !props.resultsPrefix.endsWith('/')) problems.push('resultsPrefix must end with "/"');
   if (!Number.isInteger(props.logRetentionDays) || props.logRetentionDays < 1) problems.push('logRetentionDays must be a positive integer');
@@ -334,16 +380,17 @@ function grantStaging(props: ImportWorkflowProps, roles: Record<HandlerName, iam
   const list = (role: iam.Role) => allow(role, ['s3:ListBucket'], [b.bucketArn]);
   allow(roles.validateBatch, ['s3:GetObject'], [obj('batches/')]);
   list(roles.validateBatch);
+  allow(roles.recordFailure, ['s3:GetObject'], [obj('batches/')]);
   allow(roles.recordResults, ['s3:GetObject'], [obj('batches/'), obj('incoming/')]);
   allow(roles.recordResults, ['s3:DeleteObject'], [obj('incoming/')]);
-  allow(roles.recordResults, ['s3:PutObject'], [obj('failed/')]);
+  allow(roles.recordResults, ['s3:PutObject'], [obj('failed/'), obj('conflicts/')]);
   list(roles.recordResults);
   allow(roles.sweepOrphanBatches, ['s3:GetObject'], [obj('incoming/'), obj('batches/')]);
   allow(roles.sweepOrphanBatches, ['s3:PutObject'], [obj('batches/')]);
   list(roles.sweepOrphanBatches);
   const reason = 'Object actions scoped to one prefix of the staging bucket; object keys (batch ids, SOP Instance UIDs) are not known in advance.';
-  for (const role of [roles.validateBatch, roles.recordResults, roles.sweepOrphanBatches]) {
-    for (const prefix of ['batches/', 'incoming/', 'failed/']) {
+  for (const role of [roles.validateBatch, roles.recordResults, roles.recordFailure, roles.sweepOrphanBatches]) {
+    for (const prefix of ['batches/', 'incoming/', 'failed/', 'conflicts/']) {
       Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(b)}.Arn>/${prefix}*]`, reason });
     }
   }

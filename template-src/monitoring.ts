@@ -119,6 +119,7 @@ export class Monitoring extends Construct {
     if (failed) {
       this.alarm('InstancesFailedImport', failed, 0, 1, 'HealthImaging refused instances; they are quarantined under failed/ with the reason.');
     }
+    for (const a of (workflow.resultAlarms as ImportWorkflow['resultAlarms'] | undefined) ?? []) this.alarm(a.id, a.metric, 0, 1, a.description);
   }
 
   private alarm(

@@ -20,6 +20,7 @@ import { ResearchCopy } from './research-copy';
 import { researchCopySteps } from './research-hook';
 import { addResearchParameters } from './research-parameters';
 import { addTemplateRules } from './rules';
+import { addImportJobParameters } from './import-parameters';
 import { CONTAINER_DICOM_PORT, HEALTH_PORT, SCP_CONTAINER_NAME, ScpTaskDefinition } from './scp-task-definition';
 import { ScpService } from './scp-service';
 import { SecurityGroups } from './security-groups';
@@ -45,6 +46,7 @@ export class DicomStoreScpStack extends Stack {
     const catalogue = new ParameterCatalogue(this);
     const net = addNetworkParameters(catalogue);
     const ops = addOperationsParameters(catalogue);
+    const importJobs = addImportJobParameters(this, catalogue);
     const deid = addResearchParameters(this, catalogue);
     catalogue.renderInterface();
     addTemplateRules(this, net, ops);
@@ -153,6 +155,7 @@ export class DicomStoreScpStack extends Stack {
       datastoreArn: imaging.datastoreArn,
       dataAccessRole: imaging.dataAccessRole,
       lambdaCode: lambda.Code.fromBucket(artifacts, props.build.lambdaKey),
+      maxConcurrentJobs: importJobs.maxConcurrentJobs,
       // ImportWorkflow validates this as a literal; LogRetentionPolicy below
       // replaces it with the LogRetentionDays parameter in the template.
       logRetentionDays: Number(ops.logRetentionDays.default),

@@ -67,7 +67,7 @@ export class Storage extends Construct {
       serverAccessLogsPrefix: 'staging/',
       lifecycleRules: [
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
-        ...['incoming/', 'batches/', 'failed/'].map((prefix) => ({
+        ...['incoming/', 'batches/', 'failed/', 'conflicts/'].map((prefix) => ({
           id: `expire-${prefix.replace('/', '')}`,
           prefix,
           expiration: retention,

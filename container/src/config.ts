@@ -54,6 +54,8 @@ const UINT = { type: 'string', pattern: '^[0-9]+$' };
 const UID_LIST = { type: 'string', pattern: '^$|^[0-9]+(\\.[0-9]+)*(\\s*,\\s*[0-9]+(\\.[0-9]+)*)*$' };
 /** AE title: 1–16 chars of the default repertoire, no backslash or control characters, not all spaces. */
 const AE = '(?=[^,]*[^ ,])[\\x20-\\x2b\\x2d-\\x5b\\x5d-\\x7e]{1,16}';
+/** Size limit of one HealthImaging import job (10 GB, not adjustable). */
+export const IMPORT_JOB_MAX_BYTES = 10_000_000_000;
 const GIB = 1024 * 1024 * 1024;
 
 export const VARIABLES: readonly VariableSpec[] = [
@@ -142,6 +144,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ScpConfig {
   range('BATCH_QUIET_SECONDS', 1, 3600);
   range('MAXIMUM_INSTANCE_BYTES', 1, 4 * GIB);
   if (raw.WORKERS !== 'auto') range('WORKERS', 1, MAXIMUM_WORKERS);
+  // One import job takes at most 10 GB (not adjustable, "AWS HealthImaging endpoints and quotas"); a batch is
+  // sealed after the instance that crosses BATCH_MAX_BYTES, so that instance must fit under the cap too.
+  if (!invalid.has('BATCH_MAX_BYTES') && !invalid.has('MAXIMUM_INSTANCE_BYTES') && int('BATCH_MAX_BYTES') + int('MAXIMUM_INSTANCE_BYTES') > IMPORT_JOB_MAX_BYTES) {
+    problems.push(`BATCH_MAX_BYTES + MAXIMUM_INSTANCE_BYTES must be at most ${IMPORT_JOB_MAX_BYTES} (10 GB per HealthImaging import job; got ${int('BATCH_MAX_BYTES') + int('MAXIMUM_INSTANCE_BYTES')})`);
+  }
   if (int('SCP_PORT') === int('HEALTH_PORT') && problems.length === 0) problems.push('SCP_PORT and HEALTH_PORT must differ');
   if (raw.S3_ENDPOINT !== undefined && !raw.STORAGE_URI.startsWith('s3://')) problems.push('S3_ENDPOINT is set but STORAGE_URI is not an s3:// URI');
   if (problems.length > 0) throw new ConfigError(problems);

@@ -73,6 +73,11 @@ describe('config', () => {
     expect(problemsOf({ STACK_NAME: 'has space' }).join('\n')).to.contain('STACK_NAME');
   });
 
+  it('refuses BATCH_MAX_BYTES + MAXIMUM_INSTANCE_BYTES above the 10 GB a HealthImaging import job takes', () => {
+    expect(problemsOf({ BATCH_MAX_BYTES: '8000000000', MAXIMUM_INSTANCE_BYTES: '2000000001' }).join('\n')).to.match(/BATCH_MAX_BYTES \+ MAXIMUM_INSTANCE_BYTES must be at most 10000000000/);
+    expect(loadConfig({ BATCH_MAX_BYTES: '8000000000', MAXIMUM_INSTANCE_BYTES: '2000000000' }).batchMaxBytes).to.equal(8_000_000_000);
+  });
+
   it('rejects AE titles with a backslash, all spaces, or a bad allow-list', () => {
     expect(problemsOf({ AE_TITLE: 'A\\B' }).join()).to.contain('AE_TITLE');
     expect(problemsOf({ AE_TITLE: '    ' }).join()).to.contain('AE_TITLE');

@@ -94,8 +94,14 @@ describe('e2e: import pipeline on staged batches', function () {
     expect(batch!['error']).to.deep.equal({ code: 'ImportJobFailed', message: 'Access denied reading the input prefix' });
     const job = await p.job(batch!['jobId']);
     expect(job).to.include({ jobStatus: 'FAILED', batchId: id });
+    expect(job!['summary']).to.include({ numberOfScannedFiles: 2, numberOfFilesWithCustomerError: 2 });
     expect(await p.listKeys(p.stagingBucket, `incoming/${id}/`)).to.have.length(2);
-    expect(await p.study('1.2.3')).to.deep.equal([]);
+    // Every instance is found by its SOP Instance UID, BATCH_FAILED with the batch's reason.
+    for (const sop of ['1.2.3.1.1', '1.2.3.1.2']) {
+      const [row] = await p.bySop(sop);
+      // The FAILED job's own failure lines add each file's exception to its row.
+      expect(row).to.deep.include({ status: 'BATCH_FAILED', batchId: id, stagingKey: `incoming/${id}/${sop}.dcm`, failure: { code: 'ImportJobFailed', message: 'Access denied reading the input prefix', exceptionType: 'AccessDeniedException' } });
+    }
     expect((await p.failuresOn(today())).some((r) => r['gsi2sk'].endsWith(`#BATCH#${id}`))).to.equal(true);
     expect(p.metricSum('ImportJobsFailed')).to.equal(1);
     expect(p.metricSum('BatchesQuarantined')).to.equal(1);

@@ -67,9 +67,9 @@ describe('lambda handlers: Powertools Logger and Metrics wiring', () => {
       expect(emf).to.have.length(1);
       expect(emf[0]!._aws.CloudWatchMetrics).to.deep.equal([{
         Namespace: 'DICOMStoreSCP', Dimensions: [['StackName']],
-        Metrics: [{ Name: 'BatchesQuarantined', Unit: 'Count' }, { Name: 'ImportJobsFailed', Unit: 'Count' }],
+        Metrics: [{ Name: 'BatchesQuarantined', Unit: 'Count' }, { Name: 'ImportJobsFailed', Unit: 'Count' }, { Name: 'ImportOutputsInvalid', Unit: 'Count' }],
       }]);
-      expect(emf[0]).to.include({ StackName: 'stack-a', BatchesQuarantined: 1, ImportJobsFailed: 1 });
+      expect(emf[0]).to.include({ StackName: 'stack-a', BatchesQuarantined: 1, ImportJobsFailed: 1, ImportOutputsInvalid: 0 });
       expect(emf[0]).not.to.have.property('service');
       const logged = out.find((l) => l.event === 'batch-failed')!;
       expect(logged).to.include({ level: 'ERROR', message: 'batch-failed', batchId: ID, jobId: 'j1', component: 'record-failure', function_request_id: 'req-0002' });

@@ -19,7 +19,7 @@ describe('lambda/record-failure', () => {
     expect(out).to.include({ code: 'ImportJobFailed', message: 'denied', firstRecording: true });
     const batchUpdate = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input).find((i) => (i.Key as { pk: string }).pk === `BATCH#${ID}`)!;
     expect(batchUpdate.ExpressionAttributeValues).to.include({ ':g2pk': 'FAILURE#2026-11-23', ':g2sk': `${NOW.toISOString()}#BATCH#${ID}` });
-    expect(deps.emitted).to.deep.equal([{ BatchesQuarantined: 1, ImportJobsFailed: 1 }]);
+    expect(deps.emitted).to.deep.equal([{ BatchesQuarantined: 1, ImportJobsFailed: 1, ImportOutputsInvalid: 0 }]);
   });
 
   it('emits nothing when the batch was already closed (redelivered failure)', async () => {

@@ -10,6 +10,8 @@ export interface DicomAttributes {
   readonly sopInstanceUid: string;
   readonly sopClassUid: string;
   readonly patientId: string;
+  /** (0002,0010) of the meta header. */
+  readonly transferSyntaxUid: string;
 }
 
 /** Why a file was refused, in the shape of a FAILURE ndjson exception. */
@@ -20,7 +22,7 @@ export class NotDicomError extends Error {
 
 const TAGS: Record<string, keyof DicomAttributes> = {
   '0020,000d': 'studyInstanceUid', '0020,000e': 'seriesInstanceUid', '0008,0018': 'sopInstanceUid',
-  '0008,0016': 'sopClassUid', '0010,0020': 'patientId',
+  '0008,0016': 'sopClassUid', '0010,0020': 'patientId', '0002,0010': 'transferSyntaxUid',
 };
 
 /**
@@ -48,7 +50,7 @@ export async function readDicomAttributes(bytes: Uint8Array): Promise<DicomAttri
     }
     const missing = (['studyInstanceUid', 'seriesInstanceUid', 'sopInstanceUid'] as const).filter((f) => !found[f]);
     if (missing.length) throw new NotDicomError(`required attributes missing: ${missing.join(', ')}`);
-    return { studyInstanceUid: found.studyInstanceUid!, seriesInstanceUid: found.seriesInstanceUid!, sopInstanceUid: found.sopInstanceUid!, sopClassUid: found.sopClassUid ?? '', patientId: found.patientId ?? '' };
+    return { studyInstanceUid: found.studyInstanceUid!, seriesInstanceUid: found.seriesInstanceUid!, sopInstanceUid: found.sopInstanceUid!, sopClassUid: found.sopClassUid ?? '', patientId: found.patientId ?? '', transferSyntaxUid: found.transferSyntaxUid ?? '' };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { runImportJob, type ImageSetRegistry, type StandInJob } from './import-job-runner';
+import { defaultWarnings, runImportJob, type ImageSetRegistry, type JobFaults, type StandInJob, type StandInWarning, type WarningStyle } from './import-job-runner';
+import type { DicomAttributes } from './dicom-attributes';
 
 export interface StandInOptions {
   /** S3 client the stand-in reads input / writes output with (the data access role's view). */
@@ -14,9 +15,23 @@ export interface StandInOptions {
   readonly outputUriStyle?: 'as-given' | 'with-job-folder';
   /** Files per job quota. Default 5000. */
   readonly maxFilesPerJob?: number;
-  /** Concurrent jobs quota. Default 100. */
+  /** Concurrent jobs quota. Default: the region's (CONCURRENT_JOB_QUOTA). */
   readonly maxConcurrentJobs?: number;
+  /** Region whose quotas apply. Default us-east-1. */
+  readonly region?: string;
+  /** Warnings per file. Default: 0xB120 for video / blob transfer syntaxes. */
+  readonly warningsFor?: (a: DicomAttributes) => StandInWarning[];
+  /** Where a warned file is reported. Default 'success-and-warning'. */
+  readonly warningStyle?: WarningStyle;
+  /** Lines per ndjson object before the next object (success_2.ndjson ...). Default unlimited. */
+  readonly ndjsonLinesPerFile?: number;
 }
+
+/**
+ * Concurrent import jobs per data store, page "AWS HealthImaging endpoints
+ * and quotas" (General Reference): 100, but 20 in Asia Pacific (Sydney).
+ */
+export const CONCURRENT_JOB_QUOTA: Readonly<Record<string, number>> = { 'us-east-1': 100, 'us-west-2': 100, 'eu-west-1': 100, 'eu-west-2': 100, 'ap-southeast-2': 20 };
 
 export interface StandInCall { readonly operation: 'StartDICOMImportJob' | 'GetDICOMImportJob' | 'ListDICOMImportJobs'; readonly status: number; readonly at: number; readonly clientToken?: string }
 
@@ -27,8 +42,14 @@ export interface HealthImagingStandIn {
   readonly calls: readonly StandInCall[];
   /** The next `n` StartDICOMImportJob calls answer 429 ThrottlingException. */
   throttleStarts(n: number): void;
-  /** The next `n` jobs started end FAILED with this message. */
+  /** The next `n` jobs started end FAILED with this message (they still write a job-output-manifest.json). */
   failNextJobs(n: number, message?: string): void;
+  /** The next `n` jobs started get these output faults / late completion. */
+  faultNextJobs(faults: JobFaults, n?: number): void;
+  /** Each of these SOP Instance UIDs fails `times` times (default once) on the service side (numberOfFilesWithServerError), then imports. */
+  serverErrorOnce(sopInstanceUids: readonly string[], times?: number): void;
+  /** Most jobs SUBMITTED or IN_PROGRESS at one time so far. */
+  readonly peakActiveJobs: number;
   /** Resolves once no job is SUBMITTED or IN_PROGRESS. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -46,7 +67,12 @@ export async function startHealthImagingStandIn(opts: StandInOptions): Promise<H
   const running = new Set<Promise<void>>();
   let throttle = 0;
   let fail: { n: number; message: string } = { n: 0, message: '' };
+  let faultPlan: { n: number; faults: JobFaults } = { n: 0, faults: {} };
+  const serverErrors = new Map<string, number>();
+  let peakActiveJobs = 0;
   const delay = opts.stepDelayMs ?? 50;
+  const quota = opts.maxConcurrentJobs ?? CONCURRENT_JOB_QUOTA[opts.region ?? 'us-east-1'] ?? 100;
+  const activeJobs = () => [...jobs.values()].filter((j) => j.jobStatus === 'SUBMITTED' || j.jobStatus === 'IN_PROGRESS').length;
 
   const props = (j: StandInJob) => ({
     jobId: j.jobId, jobName: j.jobName, jobStatus: j.jobStatus, datastoreId: j.datastoreId, dataAccessRoleArn: j.dataAccessRoleArn,
@@ -73,8 +99,8 @@ export async function startHealthImagingStandIn(opts: StandInOptions): Promise<H
       if (previous.inputS3Uri !== body['inputS3Uri'] || previous.outputS3Uri !== body['outputS3Uri']) return [409, error('ConflictException', 'clientToken reused with different parameters')];
       return [200, { datastoreId: previous.datastoreId, jobId: previous.jobId, jobStatus: previous.jobStatus, submittedAt: previous.submittedAt.getTime() / 1000 }];
     }
-    const active = [...jobs.values()].filter((j) => j.jobStatus === 'SUBMITTED' || j.jobStatus === 'IN_PROGRESS').length;
-    if (active >= (opts.maxConcurrentJobs ?? 100)) return [402, error('ServiceQuotaExceededException', 'concurrent import jobs quota reached')];
+    // StartDICOMImportJob API reference: ServiceQuotaExceededException (HTTP 402) when a quota is exceeded.
+    if (activeJobs() >= quota) return [402, error('ServiceQuotaExceededException', 'concurrent import jobs quota reached')];
     const job: StandInJob = {
       jobId: randomBytes(16).toString('hex'), jobStatus: 'SUBMITTED', datastoreId: opts.datastoreId,
       dataAccessRoleArn: body['dataAccessRoleArn'] as string, clientToken: token as string,
@@ -85,13 +111,21 @@ export async function startHealthImagingStandIn(opts: StandInOptions): Promise<H
       fail.n -= 1;
       job.failWith = fail.message;
     }
+    if (faultPlan.n > 0) {
+      faultPlan.n -= 1;
+      job.faults = faultPlan.faults;
+    }
     jobs.set(job.jobId, job);
+    peakActiveJobs = Math.max(peakActiveJobs, activeJobs());
     byToken.set(job.clientToken, job);
     const run = (async () => {
       await sleep(delay);
       job.jobStatus = 'IN_PROGRESS';
-      await sleep(delay);
-      await runImportJob(opts.s3, job, imageSets, opts.maxFilesPerJob ?? 5000).catch((err: Error) => {
+      await sleep(delay + (job.faults?.runAfterMs ?? 0));
+      await runImportJob(opts.s3, job, imageSets, {
+        maxFiles: opts.maxFilesPerJob ?? 5000, warningsFor: opts.warningsFor ?? defaultWarnings, warningStyle: opts.warningStyle ?? 'success-and-warning',
+        serverErrorOnce: serverErrors, ...(opts.ndjsonLinesPerFile ? { linesPerFile: opts.ndjsonLinesPerFile } : {}),
+      }).catch((err: Error) => {
         job.jobStatus = 'FAILED';
         job.message = `internal error: ${err.message}`;
         job.endedAt = new Date();
@@ -150,6 +184,9 @@ export async function startHealthImagingStandIn(opts: StandInOptions): Promise<H
     jobs, calls,
     throttleStarts(n) { throttle = n; },
     failNextJobs(n, message = 'The import job failed: the data access role could not read the input prefix') { fail = { n, message }; },
+    faultNextJobs(faults, n = 1) { faultPlan = { n, faults }; },
+    serverErrorOnce(sops, times = 1) { for (const s of sops) serverErrors.set(s, times); },
+    get peakActiveJobs() { return peakActiveJobs; },
     async idle() { while (running.size) await Promise.all([...running]); },
     async stop() {
       if (stopped) return;

@@ -46,7 +46,7 @@ describe('template storage and data', () => {
   it('versions the results bucket and expires staging prefixes after StagingRetentionDays', () => {
     expect(resource(template, 'ResultsBucket').Properties.VersioningConfiguration).to.deep.equal({ Status: 'Enabled' });
     const rules = resource(template, 'StagingBucket').Properties.LifecycleConfiguration.Rules as Json[];
-    for (const prefix of ['incoming/', 'batches/', 'failed/']) {
+    for (const prefix of ['incoming/', 'batches/', 'failed/', 'conflicts/']) {
       const rule = rules.find((r) => r.Prefix === prefix);
       expect(rule?.ExpirationInDays, prefix).to.deep.equal({ Ref: 'StagingRetentionDays' });
     }

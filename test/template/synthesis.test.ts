@@ -19,7 +19,9 @@ describe('template synthesis', () => {
   it('hard-codes no region, account or partition beyond the Marketplace image and the region rule', () => {
     const image = defaultBuildOptions().imageUri;
     // Parameter descriptions may show examples; what deploys is below.
-    const deployed = JSON.stringify({ r: template.Resources, o: template.Outputs, c: template.Conditions, rules: template.Rules });
+    // The per-Region import-job quota rules name their Region by design (test/template/import-results.test.ts checks them).
+    const rules = Object.fromEntries(Object.entries(template.Rules as Record<string, Json>).filter(([k]) => !k.startsWith('ImportJobsWithinQuota')));
+    const deployed = JSON.stringify({ r: template.Resources, o: template.Outputs, c: template.Conditions, rules });
     const allowed = deployed
       .split(image).join('')
       .replace(/:ecr:us-east-1:709825985650:repository\/[a-z0-9._/-]+/g, '')
