@@ -420,7 +420,7 @@ function grantHealthImaging(props: ImportWorkflowProps, roles: Record<HandlerNam
 }
 
 /** The logical id cdk-nag prints in granular IAM5 findings for a resource of this stack. */
-function logicalIdOf(resource: Construct): string {
+export function logicalIdOf(resource: Construct): string {
   const child = resource.node.defaultChild;
   return child instanceof CfnElement ? Stack.of(resource).getLogicalId(child) : resource.node.id;
 }
@@ -430,7 +430,7 @@ function logicalIdOf(resource: Construct): string {
  * policy; the role is already referenced by GetAtt (cfn-lint W3005), the
  * policy is the dependency that matters (permissions in place before use).
  */
-function dependOnPolicyOnly(resource: CfnResource, role: iam.Role): void {
+export function dependOnPolicyOnly(resource: CfnResource, role: iam.Role): void {
   const policy = role.node.tryFindChild('DefaultPolicy')?.node.defaultChild as CfnResource | undefined;
   resource.addOverride('DependsOn', policy ? [Stack.of(resource).getLogicalId(policy)] : undefined);
 }

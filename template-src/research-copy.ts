@@ -1,4 +1,4 @@
-import { Aspects, Aws, CfnElement, CfnOutput, CfnResource, type CfnCondition, Duration, Fn, type IAspect, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Aspects, Aws, CfnOutput, CfnResource, type CfnCondition, Duration, Fn, type IAspect, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -15,6 +15,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
+import { dependOnPolicyOnly, logicalIdOf } from './import-workflow';
 import { vendedLogGroupName } from './log-retention';
 import { RESEARCH_SUBSTITUTIONS } from './research-hook';
 import type { ResearchParameters } from './research-parameters';
@@ -129,14 +130,7 @@ export class ResearchCopy extends Construct {
     processedCfn.overrideLogicalId('ProcessedBucket');
     // Access logs: set on the CfnBucket, and the log bucket's (unconditional) policy allows the S3 logging
     // service for this prefix and account only, so it references no conditional resource.
-    processedCfn.loggingConfiguration = { destinationBucketName: props.logBucket.bucketName, logFilePrefix: 'processed/' };
-    props.logBucket.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'ProcessedBucketAccessLogs',
-      principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
-      actions: ['s3:PutObject'],
-      resources: [props.logBucket.arnForObjects('processed/*')],
-      conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
-    }));
+    logAccessTo(processedCfn, props.logBucket, 'processed/', 'ProcessedBucketAccessLogs');
     Validations.of(this.processedBucket).acknowledge(
       { id: 'HIPAA.Security-S3BucketReplicationEnabled', reason: 'Research copies can be regenerated from HealthImaging / raw originals; cross-Region replication is the customer\'s disaster-recovery choice.' },
       { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: 'SSE-S3 (AES-256) like the other buckets; presigned downloads by researchers would otherwise need kms:Decrypt grants on a key for every reader.' },
@@ -159,14 +153,7 @@ export class ResearchCopy extends Construct {
     });
     const rawCfn = this.rawBucket.node.defaultChild as s3.CfnBucket;
     rawCfn.overrideLogicalId('RawBucket');
-    rawCfn.loggingConfiguration = { destinationBucketName: props.logBucket.bucketName, logFilePrefix: 'raw/' };
-    props.logBucket.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'RawBucketAccessLogs',
-      principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
-      actions: ['s3:PutObject'],
-      resources: [props.logBucket.arnForObjects('raw/*')],
-      conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
-    }));
+    logAccessTo(rawCfn, props.logBucket, 'raw/', 'RawBucketAccessLogs');
     Validations.of(this.rawBucket).acknowledge(
       { id: 'HIPAA.Security-S3BucketReplicationEnabled', reason: 'Originals of DeidentifiedOnly mode; cross-Region replication is the customer\'s disaster-recovery choice (destination Region, account).' },
       { id: 'HIPAA.Security-S3DefaultEncryptionKMS', reason: 'SSE-S3 (AES-256) like the other buckets of the stack; SSE-KMS would need key grants for every reader for no added control in this design.' },
@@ -395,14 +382,15 @@ class ConditionAll implements IAspect {
   }
 }
 
-/** The logical id cdk-nag prints in granular IAM5 findings for a resource of this stack. */
-function logicalIdOf(resource: Construct): string {
-  const child = resource.node.defaultChild;
-  return child instanceof CfnElement ? Stack.of(resource).getLogicalId(child) : resource.node.id;
-}
-
-/** Functions / the state machine depend on the role's policy only (the role is already referenced by GetAtt: cfn-lint W3005). */
-function dependOnPolicyOnly(resource: CfnResource, role: iam.Role): void {
-  const policy = role.node.tryFindChild('DefaultPolicy')?.node.defaultChild as CfnResource | undefined;
-  resource.addOverride('DependsOn', policy ? [Stack.of(resource).getLogicalId(policy)] : undefined);
+/** Server access logs of a (conditional) bucket into the stack's log bucket under `prefix`: set on the
+ * CfnBucket, with a statement in the log bucket's policy for the S3 logging service, this account only. */
+function logAccessTo(bucket: s3.CfnBucket, logBucket: s3.IBucket, prefix: string, sid: string): void {
+  bucket.loggingConfiguration = { destinationBucketName: logBucket.bucketName, logFilePrefix: prefix };
+  logBucket.addToResourcePolicy(new iam.PolicyStatement({
+    sid,
+    principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+    actions: ['s3:PutObject'],
+    resources: [logBucket.arnForObjects(`${prefix}*`)],
+    conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+  }));
 }

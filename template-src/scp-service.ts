@@ -1,4 +1,4 @@
-import { Fn, Token, type CfnCondition } from 'aws-cdk-lib';
+import { Aws, Fn, Token, type CfnCondition } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -32,9 +32,24 @@ export interface ScpServiceProps {
 export const CPU_TARGET_PERCENT = 50;
 
 /**
+ * Average AssociationUtilization (established associations as a percentage of
+ * MAXIMUM_ASSOCIATIONS, published by every task in CloudWatch embedded metric
+ * format: container/src/association-utilization.ts) the service scales to. A
+ * task whose event loop is saturated can show little average CPU on several
+ * vCPUs; its association table still fills.
+ */
+export const ASSOCIATION_TARGET_PERCENT = 70;
+/** Namespace and name of that metric (the container's contract). */
+export const ASSOCIATION_METRIC = { namespace: 'DICOMStoreSCP', metricName: 'AssociationUtilization' } as const;
+/** Both target-tracking policies use these cooldowns (seconds). */
+export const SCALING_COOLDOWN_SECONDS = 60;
+
+/**
  * ECS cluster (Container Insights on) and the Fargate service in the private
  * subnets without public IPs, rolling deployments with circuit breaker, CPU
- * target tracking from minCapacity to maxCapacity with 60 s cooldowns.
+ * and association-utilization target tracking from minCapacity to
+ * maxCapacity with 60 s cooldowns (Application Auto Scaling scales out when
+ * either policy asks, in only when both allow).
  */
 export class ScpService extends Construct {
   /** The cluster. */
@@ -96,9 +111,26 @@ export class ScpService extends Construct {
       scalingTargetId: target.ref,
       targetTrackingScalingPolicyConfiguration: {
         targetValue: CPU_TARGET_PERCENT,
-        scaleInCooldown: 60,
-        scaleOutCooldown: 60,
+        scaleInCooldown: SCALING_COOLDOWN_SECONDS,
+        scaleOutCooldown: SCALING_COOLDOWN_SECONDS,
         predefinedMetricSpecification: { predefinedMetricType: 'ECSServiceAverageCPUUtilization' },
+      },
+    });
+    new autoscaling.CfnScalingPolicy(this, 'AssociationTracking', {
+      policyName: 'association-target-tracking',
+      policyType: 'TargetTrackingScaling',
+      scalingTargetId: target.ref,
+      targetTrackingScalingPolicyConfiguration: {
+        targetValue: ASSOCIATION_TARGET_PERCENT,
+        scaleInCooldown: SCALING_COOLDOWN_SECONDS,
+        scaleOutCooldown: SCALING_COOLDOWN_SECONDS,
+        customizedMetricSpecification: {
+          namespace: ASSOCIATION_METRIC.namespace,
+          metricName: ASSOCIATION_METRIC.metricName,
+          dimensions: [{ name: 'StackName', value: Aws.STACK_NAME }],
+          statistic: 'Average',
+          unit: 'Percent',
+        },
       },
     });
   }

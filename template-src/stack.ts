@@ -1,4 +1,4 @@
-import { Aspects, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aspects, Aws, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -117,6 +117,8 @@ export class DicomStoreScpStack extends Stack {
         DRAIN_TIMEOUT: String(DRAIN_TIMEOUT_SECONDS),
         LOG_LEVEL: ops.logLevel.valueAsString,
         MARKETPLACE_PRODUCT_CODE: props.build.productCode,
+        // Dimension of the AssociationUtilization metric the second scaling policy tracks.
+        STACK_NAME: Aws.STACK_NAME,
       },
     });
     const service = new ScpService(this, 'Scp', {

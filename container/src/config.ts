@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import Ajv, { type ErrorObject } from 'ajv';
 import { ConfigError } from './errors';
 import { PRODUCT_CODE_PATTERN } from './marketplace';
@@ -30,7 +31,14 @@ export interface ScpConfig {
   readonly maximumInstanceBytes: number;
   readonly logLevel: LogLevel;
   readonly marketplaceProductCode: string | undefined;
+  /** Worker processes (WORKERS; `auto` resolved to the CPUs available). 1: one process, no primary. */
+  readonly workers: number;
+  /** CloudFormation stack name: dimension of the AssociationUtilization metric (unset: not published). */
+  readonly stackName: string | undefined;
 }
+
+/** Upper bound of WORKERS. */
+export const MAXIMUM_WORKERS = 64;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -73,6 +81,8 @@ export const VARIABLES: readonly VariableSpec[] = [
   { name: 'MAXIMUM_INSTANCE_BYTES', default: String(4 * GIB), schema: UINT, description: 'Largest instance accepted (HealthImaging imports files up to 4 GB); larger ones get 0xA700 and are not stored.' },
   { name: 'LOG_LEVEL', default: 'info', schema: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] }, description: 'Lowest level logged (JSON lines on stdout).' },
   { name: 'MARKETPLACE_PRODUCT_CODE', default: undefined, schema: { type: 'string', pattern: PRODUCT_CODE_PATTERN }, description: 'When set, RegisterUsage is called at start (transient errors retried for 45 s); not entitled → exit 3.' },
+  { name: 'WORKERS', default: 'auto', schema: { type: 'string', pattern: '^(auto|[0-9]+)$' }, description: 'Processes sharing the DICOM port (1–64): one primary grants association slots (MAXIMUM_ASSOCIATIONS holds for the task), aggregates `/health` and `/metrics`, and replaces a worker that dies after sealing its batch. `auto` = `os.availableParallelism()`: the vCPUs of a Fargate task; elsewhere the CPUs the process may use (Node.js 24, as in the image, also honours a cgroup CPU quota). 1 = a single process, as before.' },
+  { name: 'STACK_NAME', default: undefined, schema: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9-]{0,127}$' }, description: 'CloudFormation stack name (the template sets it). When set, the SCP publishes `AssociationUtilization` (CloudWatch embedded metric format on stdout) for the second autoscaling policy.' },
 ];
 
 const schema = {
@@ -133,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ScpConfig {
   range('BATCH_MAX_BYTES', 1, 10_000_000_000);
   range('BATCH_QUIET_SECONDS', 1, 3600);
   range('MAXIMUM_INSTANCE_BYTES', 1, 4 * GIB);
+  if (raw.WORKERS !== 'auto') range('WORKERS', 1, MAXIMUM_WORKERS);
   // One import job takes at most 10 GB (not adjustable, "AWS HealthImaging endpoints and quotas"); a batch is
   // sealed after the instance that crosses BATCH_MAX_BYTES, so that instance must fit under the cap too.
   if (!invalid.has('BATCH_MAX_BYTES') && !invalid.has('MAXIMUM_INSTANCE_BYTES') && int('BATCH_MAX_BYTES') + int('MAXIMUM_INSTANCE_BYTES') > IMPORT_JOB_MAX_BYTES) {
@@ -165,5 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ScpConfig {
     maximumInstanceBytes: int('MAXIMUM_INSTANCE_BYTES'),
     logLevel: raw.LOG_LEVEL as LogLevel,
     marketplaceProductCode: raw.MARKETPLACE_PRODUCT_CODE,
+    workers: raw.WORKERS === 'auto' ? Math.min(availableParallelism(), MAXIMUM_WORKERS) : int('WORKERS'),
+    stackName: raw.STACK_NAME,
   });
 }

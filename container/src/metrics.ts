@@ -110,11 +110,16 @@ export class ScpMetrics {
     for (const m of processRegistry().getMetricsAsArray()) this.registry.registerMetric(m as unknown as client.Metric);
   }
 
-  /** A gauge read at scrape time. */
-  addGauge(name: string, help: string, read: () => number): void {
+  /**
+   * A gauge read at scrape time. `aggregator`: how the cluster primary
+   * combines the workers' values (WORKERS > 1): `sum` for counts, `max` for
+   * a setting every worker shares.
+   */
+  addGauge(name: string, help: string, read: () => number, aggregator: 'sum' | 'max' = 'sum'): void {
     new client.Gauge({
       name,
       help,
+      aggregator,
       registers: [this.registry],
       collect() {
         this.set(read());

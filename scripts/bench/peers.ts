@@ -15,6 +15,8 @@ export interface Peer {
   readonly dir: string;
   /** True when each association runs in its own process (storescp --fork). */
   readonly forks: boolean;
+  /** True when the receiver's work happens in child processes (storescp --fork, our WORKERS > 1): peak RSS samples them. */
+  readonly children: boolean;
   /** Deletes what the previous run stored (not timed). */
   clean(): Promise<void>;
   stop(): Promise<void>;
@@ -81,6 +83,7 @@ export async function startStorescp(name: string, dir: string, opts: { fork?: bo
     pid: child.pid as number,
     dir,
     forks: !!opts.fork,
+    children: !!opts.fork,
     clean: async () => emptyDir(dir),
     stop: () => stopChild(child),
   };
@@ -88,24 +91,29 @@ export async function startStorescp(name: string, dir: string, opts: { fork?: bo
 
 /**
  * Our SCP as a separate process (container/src/main.ts, production defaults,
- * LOG_LEVEL info with stdout discarded), with the sink `storageUri` names.
+ * LOG_LEVEL info with stdout discarded), with the sink `storageUri` names and
+ * `workers` processes (WORKERS; 1 = a single process, no cluster primary).
  */
-export async function startOurs(name: string, storageUri: string, dir: string, env: Record<string, string> = {}): Promise<Peer> {
+export async function startOurs(name: string, storageUri: string, dir: string, env: Record<string, string> = {}, workers = 1): Promise<Peer> {
   if (dir) mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const healthPort = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'container/src/main.ts')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, SCP_HOST: '127.0.0.1', SCP_PORT: String(port), HEALTH_PORT: String(healthPort), STORAGE_URI: storageUri, LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, SCP_HOST: '127.0.0.1', SCP_PORT: String(port), HEALTH_PORT: String(healthPort), STORAGE_URI: storageUri, LOG_LEVEL: 'info', WORKERS: String(workers), ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await waitListening(port, child, `our SCP (${name})`);
+  // With workers, the port listens before every worker has started: wait for all of them.
+  while (workers > 1 && childrenOf(child.pid as number).length < workers) await new Promise((r) => setTimeout(r, 100));
+  if (workers > 1) await waitHealthy(healthPort);
   return {
     name,
     port,
     pid: child.pid as number,
     dir,
     forks: false,
+    children: workers > 1,
     clean: async () => {
       if (dir) emptyDir(dir);
     },
@@ -142,7 +150,42 @@ export function resetHwm(pid: number): void {
   }
 }
 
-/** Direct children of a process (storescp --fork workers). */
+async function waitHealthy(healthPort: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${healthPort}/health`);
+      const body = (await res.json()) as { workers?: { listening: boolean }[] };
+      if (res.status === 200 && (body.workers ?? []).every((w) => w.listening)) return;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline) throw new Error(`our SCP's workers not listening within 60 s (health port ${healthPort})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * CPU seconds (user + system) a receiver has used so far: the process, every
+ * live descendant, and the children it has already reaped (cutime + cstime:
+ * storescp --fork's finished association processes). The difference over a
+ * run is the receiver's CPU for that run. Clock ticks are 100 per second on
+ * Linux (getconf CLK_TCK).
+ */
+export function treeCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime, stime, cutime, cstime are fields 14-17 of stat; f[0] is field 3.
+    const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    return ticks / 100 + childrenOf(pid).reduce((sum, c) => sum + treeCpuSeconds(c), 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Direct children of a process (storescp --fork workers, our cluster workers). */
 export function childrenOf(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);

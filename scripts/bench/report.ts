@@ -2,10 +2,12 @@ import type { FsyncCost } from './fsync-probe';
 import type { RunResult, Workload } from './workloads';
 
 export interface PeerDef {
-  readonly key: 'dcmtk' | 'dcmtk-ignore' | 'ours-file' | 'ours-null' | 'ours-s3';
+  readonly key: 'dcmtk' | 'dcmtk-ignore' | 'ours-file' | 'ours-null' | 'ours-s3' | 'ours-file-w2' | 'ours-null-w2';
   readonly label: string;
   /** The dcmtk peer this one is compared with. */
   readonly against?: 'dcmtk' | 'dcmtk-ignore';
+  /** Runs only the workloads with several associations (WORKERS=2 peers). */
+  readonly parallelOnly?: boolean;
 }
 
 export interface Cell {
@@ -26,6 +28,8 @@ export interface Summary {
   readonly mbPerSecond: number;
   readonly peakRss: number;
   readonly rssGrowth: number;
+  /** Median receiver CPU seconds per instance (processes and children, from /proc). */
+  readonly cpuPerInstance: number;
 }
 
 export function summarize(c: Cell): Summary {
@@ -37,6 +41,7 @@ export function summarize(c: Cell): Summary {
     mbPerSecond: r0.bytes / 1e6 / seconds,
     peakRss: Math.max(...c.runs.map((r) => r.peakRss)),
     rssGrowth: Math.max(...c.runs.map((r) => r.rssGrowth)),
+    cpuPerInstance: median(c.runs.map((r) => r.cpuSeconds / r.instances)),
   };
 }
 
@@ -72,6 +77,52 @@ function serialBound(inp: ReportInput): { receiveMs: number; syncMs: number; per
 }
 
 export const cellKey = (w: string, p: string): string => `${w}|${p}`;
+
+type Op = '>=' | '<=';
+const targetLine = (name: string, figure: number, op: Op, goal: number, digits = 2): string =>
+  `target ${name}: ${figure.toFixed(digits)} (goal ${op} ${goal.toFixed(digits === 0 ? 0 : 1)})`;
+
+/** The issue's targets, each measured against its bound, as `target ...` lines. */
+export function targets(inp: ReportInput): string[] {
+  const s = (w: string, p: string): Summary | undefined => {
+    const c = inp.cells.get(cellKey(w, p));
+    return c && c.runs.length ? summarize(c) : undefined;
+  };
+  /** Ours for a workload: the WORKERS=2 peer when measured, else the single process. */
+  const ours = (w: string, sink: 'file' | 'null'): Summary | undefined => s(w, `ours-${sink}-w2`) ?? s(w, `ours-${sink}`);
+  const lines: string[] = [];
+  for (const w of inp.workloads) {
+    const a = ours(w.name, 'null');
+    const b = s(w.name, 'dcmtk-ignore');
+    if (a && b) lines.push(targetLine(`null/ignore ${w.name}`, a.perSecond / b.perSecond, '>=', 1));
+  }
+  for (const w of inp.workloads.filter((x) => x.parallel)) {
+    const a = ours(w.name, 'file');
+    const b = s(w.name, 'dcmtk');
+    if (a && b) lines.push(targetLine(`file/dcmtk ${w.name}`, a.perSecond / b.perSecond, '>=', 1));
+  }
+  const serial = serialBound(inp);
+  const single = s('single', 'ours-file');
+  if (serial && single) lines.push(targetLine('file single/serial bound', single.perSecond / serial.perSecond, '>=', 0.8));
+  for (const w of inp.workloads.filter((x) => x.name !== 'instance-1GiB')) {
+    const a = ours(w.name, 'file');
+    const b = s(w.name, 'dcmtk');
+    if (a && b && b.cpuPerInstance > 0) lines.push(targetLine(`cpu per instance file/dcmtk ${w.name}`, a.cpuPerInstance / b.cpuPerInstance, '<=', 1));
+  }
+  for (const w of inp.workloads.filter((x) => x.name !== 'instance-1GiB')) {
+    const a = s(w.name, 'ours-s3');
+    const c = inp.s3Ceilings.get(w.concurrency);
+    if (a && c) lines.push(targetLine(`s3/moto ceiling ${w.name}`, a.perSecond / c, '>=', 0.9));
+  }
+  const big = s('instance-1GiB', 'ours-file');
+  if (big) lines.push(targetLine('rss growth MiB instance-1GiB', big.rssGrowth / 1048576, '<=', 64, 0));
+  return lines;
+}
+
+/** The `target ...` lines of a rendered report. */
+export function targetLines(report: string): string[] {
+  return report.split('\n').filter((l) => l.startsWith('target '));
+}
 
 /** Renders docs/performance.md; the last lines are `ratio <workload>: <x.xx>` for each file-sink workload. */
 export function render(inp: ReportInput): string {
@@ -149,13 +200,13 @@ export function render(inp: ReportInput): string {
     );
   }
   out.push('## Results', '');
-  out.push('| Workload | Receiver | median s | instances/s | MB/s | peak RSS MiB | RSS growth MiB | ratio ours / dcmtk |', '|---|---|---:|---:|---:|---:|---:|---:|');
+  out.push('| Workload | Receiver | median s | instances/s | MB/s | CPU ms / instance | peak RSS MiB | RSS growth MiB | ratio ours / dcmtk |', '|---|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const w of inp.workloads) {
     for (const p of inp.peers) {
       const x = s(w.name, p.key);
       if (!x) continue;
       const r = p.against ? ratio(w.name, p.key, p.against) : undefined;
-      out.push(`| ${w.name} | ${p.label} | ${x.seconds.toFixed(3)} | ${x.perSecond.toFixed(1)} | ${x.mbPerSecond.toFixed(1)} | ${mib(x.peakRss)} | ${mib(x.rssGrowth)} | ${r === undefined ? '' : r.toFixed(2)} |`);
+      out.push(`| ${w.name} | ${p.label} | ${x.seconds.toFixed(3)} | ${x.perSecond.toFixed(1)} | ${x.mbPerSecond.toFixed(1)} | ${(1000 * x.cpuPerInstance).toFixed(2)} | ${mib(x.peakRss)} | ${mib(x.rssGrowth)} | ${r === undefined ? '' : r.toFixed(2)} |`);
     }
   }
   out.push('', 'Workloads:', '');
@@ -185,6 +236,16 @@ export function render(inp: ReportInput): string {
     if (r !== undefined) rows.push(`| S3 sink (moto) / file sink, ${w.name} | ≥ 0.80 | ${r.toFixed(2)} | ${r >= 0.8 ? 'met' : 'not met'}${why} |`);
   }
   out.push('| Target | wanted | measured | |', '|---|---|---|---|', ...rows, '');
+  out.push(
+    '## Targets against the bounds (issue 19)',
+    '',
+    'One line per target, `target <name>: <figure> (goal <op> <value>)`. Workloads with several associations use `WORKERS=2` (what `WORKERS=auto` gives on a 2-vCPU task and on this machine) when it was measured, the others `WORKERS=1` (one association runs in one worker). CPU is the receiver\'s user + system seconds from /proc, its child processes included (our workers, storescp --fork\'s association processes).',
+    '',
+    '```',
+    ...targets(inp),
+    '```',
+    '',
+  );
   out.push(inp.changes, '');
   out.push('<!-- robustness:start -->', inp.robustness.trim(), '<!-- robustness:end -->', '');
   out.push('## Ratios', '', 'Ours (file sink) / dcmtk storescp, instances per second, this run (machine-readable: these are the last lines of this file).', '');

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeTestInstance } from '../../test/helpers/dicom-writer';
 import { ScuAssociation } from '../../test/helpers/scu-client';
-import { childrenOf, DCMTK_ENV, resetHwm, vmHwm, vmRss, type Peer } from './peers';
+import { childrenOf, DCMTK_ENV, resetHwm, treeCpuSeconds, vmHwm, vmRss, type Peer } from './peers';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 const ROOT = '1.2.826.0.1.3680043.9.7433.77';
@@ -47,6 +47,8 @@ export interface RunResult {
   readonly peakRss: number;
   /** Peak RSS minus RSS at the start of the run. */
   readonly rssGrowth: number;
+  /** CPU seconds the receiver (its processes, children included) used during the run. */
+  readonly cpuSeconds: number;
 }
 
 export interface Workload {
@@ -151,7 +153,8 @@ export async function timeRun(w: Workload, peer: Peer): Promise<RunResult> {
   resetHwm(peer.pid);
   const rssStart = vmRss(peer.pid);
   let childPeak = 0;
-  const sampler = peer.forks
+  const cpuStart = treeCpuSeconds(peer.pid);
+  const sampler = peer.children
     ? setInterval(() => {
         for (const c of childrenOf(peer.pid)) childPeak = Math.max(childPeak, vmHwm(c));
       }, 10)
@@ -160,8 +163,10 @@ export async function timeRun(w: Workload, peer: Peer): Promise<RunResult> {
   const r = await w.run(peer);
   const seconds = (performance.now() - t0) / 1000;
   clearInterval(sampler);
+  if (peer.forks) await new Promise((res) => setTimeout(res, 200)); // storescp reaps its finished children (their CPU moves into cutime)
+  const cpuSeconds = treeCpuSeconds(peer.pid) - cpuStart;
   const peak = Math.max(vmHwm(peer.pid), childPeak);
-  return { seconds, instances: r.instances, bytes: r.bytes, peakRss: peak, rssGrowth: Math.max(0, vmHwm(peer.pid) - rssStart) };
+  return { seconds, instances: r.instances, bytes: r.bytes, peakRss: peak, rssGrowth: Math.max(0, vmHwm(peer.pid) - rssStart), cpuSeconds };
 }
 
 /** Counts stored instance files under a peer's folder (sanity check after a run, not timed). */

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { availableParallelism } from 'node:os';
 import { loadConfig, VARIABLES } from '../../container/src/config';
 import { ConfigError } from '../../container/src/errors';
 
@@ -55,6 +56,21 @@ describe('config', () => {
     expect(text).to.match(/BATCH_MAX_FILES must be between 1 and 5000/);
     expect(text).to.match(/DRAIN_TIMEOUT must be between 0 and 115/);
     expect(text).to.match(/MAXIMUM_PDU_SIZE/);
+  });
+
+  it('sizes WORKERS=auto from the CPUs available, accepts 1..64 and refuses the rest', () => {
+    expect(loadConfig({}).workers).to.equal(Math.min(availableParallelism(), 64));
+    expect(loadConfig({ WORKERS: '1' }).workers).to.equal(1);
+    expect(loadConfig({ WORKERS: '64' }).workers).to.equal(64);
+    expect(problemsOf({ WORKERS: '0' }).join('\n')).to.match(/WORKERS must be between 1 and 64/);
+    expect(problemsOf({ WORKERS: '65' }).join('\n')).to.match(/WORKERS must be between 1 and 64/);
+    expect(problemsOf({ WORKERS: 'all' }).join('\n')).to.contain('WORKERS');
+  });
+
+  it('takes STACK_NAME as a CloudFormation stack name, unset by default', () => {
+    expect(loadConfig({}).stackName).to.equal(undefined);
+    expect(loadConfig({ STACK_NAME: 'dicom-prod-1' }).stackName).to.equal('dicom-prod-1');
+    expect(problemsOf({ STACK_NAME: 'has space' }).join('\n')).to.contain('STACK_NAME');
   });
 
   it('refuses BATCH_MAX_BYTES + MAXIMUM_INSTANCE_BYTES above the 10 GB a HealthImaging import job takes', () => {

@@ -88,7 +88,7 @@ export async function spawnScp(env: Record<string, string> = {}): Promise<ScpPro
   const healthPort = await freePort();
   const child = spawn(process.execPath, [...SCP_NODE_FLAGS, '--import', 'tsx', path.join(REPO_ROOT, 'container/src/main.ts')], {
     cwd: REPO_ROOT,
-    env: { ...inheritedEnv(), SCP_HOST: '127.0.0.1', SCP_PORT: String(port), HEALTH_PORT: String(healthPort), STORAGE_URI: `file://${dir}`, LOG_LEVEL: 'info', ...env },
+    env: { ...inheritedEnv(), SCP_HOST: '127.0.0.1', SCP_PORT: String(port), HEALTH_PORT: String(healthPort), STORAGE_URI: `file://${dir}`, LOG_LEVEL: 'info', WORKERS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

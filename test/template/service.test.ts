@@ -1,11 +1,12 @@
 import { expect } from 'chai';
+import { UTILIZATION_METRIC, UTILIZATION_NAMESPACE } from '../../container/src/association-utilization';
 import { productTemplate, resource, resourcesOfType, type Json } from './template-fixture';
 
 /** Environment contract with container/ (the SCP reads exactly these). */
 const CONTAINER_ENV = [
   'AE_TITLE', 'SCP_HOST', 'SCP_PORT', 'HEALTH_PORT', 'STORAGE_URI', 'REQUIRE_CALLED_AE_TITLE', 'REQUIRE_CALLING_AE_TITLE',
   'SUPPORTED_SOP_CLASS_UIDS', 'MAXIMUM_ASSOCIATIONS', 'DIMSE_TIMEOUT', 'NETWORK_TIMEOUT', 'ACSE_TIMEOUT', 'DRAIN_TIMEOUT',
-  'LOG_LEVEL', 'MARKETPLACE_PRODUCT_CODE',
+  'LOG_LEVEL', 'MARKETPLACE_PRODUCT_CODE', 'STACK_NAME',
 ];
 
 describe('template SCP service', () => {
@@ -67,14 +68,38 @@ describe('template SCP service', () => {
     expect(resources).not.to.contain('/failed/');
   });
 
-  it('scales on CPU at 50 % between TaskDesiredCount and AutoscaleMaxCapacity with 60 s cooldowns', () => {
+  it('scales on CPU at 50 % and on association utilization at 70 %, between TaskDesiredCount and AutoscaleMaxCapacity, both with 60 s cooldowns', () => {
     const [, target] = resourcesOfType(template, 'AWS::ApplicationAutoScaling::ScalableTarget')[0]!;
     expect(target.Properties.MinCapacity).to.deep.equal({ Ref: 'TaskDesiredCount' });
     expect(target.Properties.MaxCapacity).to.deep.equal({ Ref: 'AutoscaleMaxCapacity' });
-    const [, policy] = resourcesOfType(template, 'AWS::ApplicationAutoScaling::ScalingPolicy')[0]!;
-    const config = policy.Properties.TargetTrackingScalingPolicyConfiguration;
-    expect(config).to.include({ TargetValue: 50, ScaleInCooldown: 60, ScaleOutCooldown: 60 });
-    expect(config.PredefinedMetricSpecification.PredefinedMetricType).to.equal('ECSServiceAverageCPUUtilization');
+    const policies = resourcesOfType(template, 'AWS::ApplicationAutoScaling::ScalingPolicy').map(([, p]) => p);
+    expect(policies).to.have.length(2);
+    const [targetId] = resourcesOfType(template, 'AWS::ApplicationAutoScaling::ScalableTarget')[0]!;
+    for (const p of policies) {
+      expect(p.Properties.PolicyType).to.equal('TargetTrackingScaling');
+      expect(p.Properties.ScalingTargetId).to.deep.equal({ Ref: targetId });
+      expect(p.Properties.TargetTrackingScalingPolicyConfiguration).to.include({ ScaleInCooldown: 60, ScaleOutCooldown: 60 });
+    }
+    const cpu = policies.find((p) => p.Properties.TargetTrackingScalingPolicyConfiguration.PredefinedMetricSpecification)!;
+    expect(cpu.Properties.TargetTrackingScalingPolicyConfiguration.TargetValue).to.equal(50);
+    expect(cpu.Properties.TargetTrackingScalingPolicyConfiguration.PredefinedMetricSpecification.PredefinedMetricType).to.equal('ECSServiceAverageCPUUtilization');
+    const assoc = policies.find((p) => p.Properties.TargetTrackingScalingPolicyConfiguration.CustomizedMetricSpecification)!;
+    const config = assoc.Properties.TargetTrackingScalingPolicyConfiguration;
+    expect(config.TargetValue).to.equal(70);
+    // The metric the container publishes (container/src/association-utilization.ts), per stack.
+    expect(config.CustomizedMetricSpecification).to.deep.equal({
+      Namespace: UTILIZATION_NAMESPACE,
+      MetricName: UTILIZATION_METRIC,
+      Dimensions: [{ Name: 'StackName', Value: { Ref: 'AWS::StackName' } }],
+      Statistic: 'Average',
+      Unit: 'Percent',
+    });
+  });
+
+  it('gives the SCP container the stack name, the dimension of the metric it publishes', () => {
+    const [, task] = resourcesOfType(template, 'AWS::ECS::TaskDefinition')[0]!;
+    const env = task.Properties.ContainerDefinitions[0].Environment as { Name: string; Value: unknown }[];
+    expect(env.find((e) => e.Name === 'STACK_NAME')?.Value).to.deep.equal({ Ref: 'AWS::StackName' });
   });
 
   it('turns Container Insights on and rolls back failed deployments', () => {

@@ -24,6 +24,9 @@ export interface Acceptance {
   readonly contexts: readonly ContextDecision[];
 }
 
+/** Too many associations (PS3.8 9.3.4: rejected-transient, service-provider (presentation), local-limit-exceeded). */
+export const LOCAL_LIMIT_EXCEEDED: Rejection = { kind: 'reject', result: 2, source: 3, reason: 2, label: 'local-limit-exceeded' };
+
 const VERIFICATION_SYNTAXES = [IMPLICIT_LE, EXPLICIT_LE, EXPLICIT_BE];
 
 /** Decides one presentation context: the first proposed transfer syntax we accept wins. */
@@ -50,6 +53,6 @@ export function decideAssociation(rq: AssociateRq, cfg: PolicyConfig, activeAsso
   if (cfg.allowedCallingAeTitles.length > 0 && !cfg.allowedCallingAeTitles.includes(rq.callingAeTitle)) {
     return { kind: 'reject', result: 1, source: 1, reason: 3, label: 'calling-ae-not-recognized' };
   }
-  if (activeAssociations >= cfg.maximumAssociations) return { kind: 'reject', result: 2, source: 3, reason: 2, label: 'local-limit-exceeded' };
+  if (activeAssociations >= cfg.maximumAssociations) return LOCAL_LIMIT_EXCEEDED;
   return { kind: 'accept', contexts: rq.contexts.map((pc) => decideContext(pc, cfg)) };
 }

@@ -7,7 +7,7 @@ import { PduReader } from '../dicom/pdu-reader';
 import { CommandField, isStorageSopClass, PduType, Status, UNSUPPORTED_REQUESTS } from '../dicom/uids';
 import type { Logger } from '../logger';
 import type { ScpMetrics } from '../metrics';
-import { decideAssociation } from './association-policy';
+import { decideAssociation, LOCAL_LIMIT_EXCEEDED, type Acceptance, type Rejection } from './association-policy';
 import { Lease, type Slab } from './socket-reader';
 import { StoreOperation, type StoreDeps } from './store-operation';
 
@@ -21,6 +21,8 @@ export interface SessionHost {
   readonly store: StoreDeps;
   /** Established associations right now (for the limit). */
   activeAssociations(): number;
+  /** With a limit shared across processes: a slot for this session (false: over the limit). */
+  readonly admit?: (s: AssociationSession) => Promise<boolean>;
   onEstablished(s: AssociationSession): void;
   onClosed(s: AssociationSession): void;
 }
@@ -191,6 +193,21 @@ export class AssociationSession {
   private negotiate(rq: AssociateRq): void {
     this.callingAeTitle = rq.callingAeTitle;
     const decision = decideAssociation(rq, this.host.config, this.host.activeAssociations());
+    const admit = this.host.admit;
+    if (decision.kind === 'accept' && admit) {
+      // A peer sends nothing more before our answer; reading waits for it.
+      this.socket.pause();
+      void admit(this).then((granted) => {
+        if (this.state === 'closed') return;
+        this.socket.resume();
+        this.conclude(rq, granted ? decision : LOCAL_LIMIT_EXCEEDED);
+      });
+      return;
+    }
+    this.conclude(rq, decision);
+  }
+
+  private conclude(rq: AssociateRq, decision: Rejection | Acceptance): void {
     if (decision.kind === 'reject') {
       this.host.metrics.associationsRejected.inc({ reason: decision.label });
       this.host.logger.warn('association_rejected', { reason: decision.label, callingAe: rq.callingAeTitle, calledAe: rq.calledAeTitle, remote: this.remote });

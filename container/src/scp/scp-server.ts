@@ -11,6 +11,15 @@ export interface ScpServerOptions {
   readonly logger: Logger;
   readonly metrics: ScpMetrics;
   readonly store: StoreDeps;
+  /** Task-wide association slots (WORKERS > 1: held by the cluster primary). Unset: the local count decides alone. */
+  readonly admission?: AssociationAdmission;
+}
+
+/** A limit shared with other processes: one slot per established association. */
+export interface AssociationAdmission {
+  /** Resolves true when a slot was granted (it must then be released). */
+  acquire(): Promise<boolean>;
+  release(): void;
 }
 
 export type ServerState = 'created' | 'listening' | 'draining' | 'closed';
@@ -36,8 +45,10 @@ export class ScpServer implements SessionHost {
   private idleWaiters: (() => void)[] = [];
   /** Read buffers shared by every connection of this server. */
   readonly slabs = new SlabPool();
+  private readonly admission: AssociationAdmission | undefined;
 
   constructor(opts: ScpServerOptions) {
+    this.admission = opts.admission;
     this.config = opts.config;
     this.logger = opts.logger;
     this.metrics = opts.metrics;
@@ -74,6 +85,23 @@ export class ScpServer implements SessionHost {
     return this.sessions.size;
   }
 
+  /**
+   * Set with a shared limit: asks for a slot before accepting; a slot granted
+   * to a session that closed meanwhile goes back at once.
+   */
+  get admit(): ((s: AssociationSession) => Promise<boolean>) | undefined {
+    const admission = this.admission;
+    if (!admission) return undefined;
+    return async (s) => {
+      const granted = await admission.acquire();
+      if (granted && s.state === 'closed') {
+        admission.release();
+        return false;
+      }
+      return granted;
+    };
+  }
+
   onEstablished(s: AssociationSession): void {
     this.pending.delete(s);
     this.established += 1;
@@ -81,7 +109,10 @@ export class ScpServer implements SessionHost {
 
   onClosed(s: AssociationSession): void {
     if (!this.sessions.delete(s)) return;
-    if (!this.pending.delete(s)) this.established -= 1;
+    if (!this.pending.delete(s)) {
+      this.established -= 1;
+      this.admission?.release();
+    }
     if (this.sessions.size === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];

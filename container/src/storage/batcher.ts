@@ -18,6 +18,14 @@ export interface BatcherOptions {
   readonly logger: Logger;
   /** Called once per sealed batch (metrics). */
   readonly onSealed?: (m: BatchManifest) => void;
+  /**
+   * Called as each instance is listed in its batch, before it is acknowledged:
+   * with WORKERS > 1 the primary keeps this ledger and seals the batch should
+   * the worker die (src/cluster/primary.ts).
+   */
+  readonly onCommitted?: (batchId: string, openedAt: Date, object: ManifestObject) => void;
+  /** Called once a batch is done with: sealed, empty, or left to the sweeper after failed attempts. */
+  readonly onForgotten?: (batchId: string) => void;
   /** 8 lowercase alphanumerics identifying this process in batch ids. */
   readonly processId?: string;
   readonly now?: () => Date;
@@ -102,7 +110,7 @@ export class Batcher {
         if (done) return;
         const prev = batch.objects.get(info.key);
         if (prev) batch.bytes -= prev.bytes;
-        batch.objects.set(info.key, {
+        const object: ManifestObject = {
           key: info.key,
           sopInstanceUid: info.sopInstanceUid,
           sopClassUid: info.sopClassUid,
@@ -112,7 +120,9 @@ export class Batcher {
           callingAeTitle: info.callingAeTitle,
           bytes,
           storedAt: this.now().toISOString(),
-        });
+        };
+        batch.objects.set(info.key, object);
+        this.opts.onCommitted?.(batch.id, batch.openedAt, object);
         batch.bytes += bytes;
         if (!batch.closed && batch.bytes >= this.opts.maxBytes) this.close(batch, 'bytes');
         finish();
@@ -172,41 +182,60 @@ export class Batcher {
 
   private seal(b: Batch): Promise<void> {
     if (b.sealing) return b.sealing;
-    b.sealing = this.writeManifest(b).finally(() => this.open.delete(b));
+    b.sealing = this.writeManifest(b).finally(() => {
+      this.open.delete(b);
+      this.opts.onForgotten?.(b.id);
+    });
     return b.sealing;
   }
 
   private async writeManifest(b: Batch): Promise<void> {
     if (b.objects.size === 0) return;
-    const objects = [...b.objects.values()];
-    const manifest: BatchManifest = {
-      schemaVersion: 1,
-      batchId: b.id,
-      prefix: `incoming/${b.id}/`,
-      sealReason: b.reason,
-      openedAt: b.openedAt.toISOString(),
-      sealedAt: this.now().toISOString(),
-      count: objects.length,
-      bytes: objects.reduce((s, o) => s + o.bytes, 0),
-      callingAeTitles: [...new Set(objects.map((o) => o.callingAeTitle))].sort(),
-      studyInstanceUids: [...new Set(objects.map((o) => o.studyInstanceUid).filter((u) => u && u !== UID_NOT_FOUND))].sort(),
-      objects,
-    };
-    const body = Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.opts.sink.putObject(manifestKey(b.id), body, 'application/json');
-        this.opts.logger.info('batch_sealed', { batchId: b.id, reason: b.reason, count: manifest.count, bytes: manifest.bytes });
-        this.opts.onSealed?.(manifest);
+    await writeBatchManifest(this.opts, b.id, b.openedAt, b.reason, [...b.objects.values()], this.now);
+  }
+}
+
+/**
+ * Writes one batch's manifest (the contract of docs/data-contracts.md),
+ * retrying; after 5 failed attempts it logs `batch_seal_failed` and returns
+ * (the objects are durable; the workflow's sweeper seals orphaned batches).
+ * Also used by the cluster primary for a dead worker's batch.
+ */
+export async function writeBatchManifest(
+  opts: Pick<BatcherOptions, 'sink' | 'logger' | 'onSealed'>,
+  batchId: string,
+  openedAt: Date,
+  reason: SealReason,
+  objects: readonly ManifestObject[],
+  now: () => Date = () => new Date(),
+): Promise<void> {
+  const manifest: BatchManifest = {
+    schemaVersion: 1,
+    batchId: batchId,
+    prefix: `incoming/${batchId}/`,
+    sealReason: reason,
+    openedAt: openedAt.toISOString(),
+    sealedAt: now().toISOString(),
+    count: objects.length,
+    bytes: objects.reduce((s, o) => s + o.bytes, 0),
+    callingAeTitles: [...new Set(objects.map((o) => o.callingAeTitle))].sort(),
+    studyInstanceUids: [...new Set(objects.map((o) => o.studyInstanceUid).filter((u) => u && u !== UID_NOT_FOUND))].sort(),
+    objects: [...objects],
+  };
+  const body = Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await opts.sink.putObject(manifestKey(batchId), body, 'application/json');
+      opts.logger.info('batch_sealed', { batchId: batchId, reason, count: manifest.count, bytes: manifest.bytes });
+      opts.onSealed?.(manifest);
+      return;
+    } catch (err) {
+      if (attempt >= 5) {
+        // The objects are durable; the sweeper seals orphaned batches.
+        opts.logger.error('batch_seal_failed', { batchId: batchId, attempts: attempt, error: err });
         return;
-      } catch (err) {
-        if (attempt >= 5) {
-          // The objects are durable; the sweeper seals orphaned batches.
-          this.opts.logger.error('batch_seal_failed', { batchId: b.id, attempts: attempt, error: err });
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
       }
+      await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
     }
   }
 }
