@@ -5,7 +5,7 @@ import type { ImportWarning, ReconciledOutput } from './import-output';
  * Per-instance statuses (docs/data-contracts.md). STAGED and BATCH_FAILED are
  * written before / instead of a job result; the others come from the job output.
  */
-export type InstanceStatus = 'STAGED' | 'BATCH_FAILED' | 'RETRYING' | 'IMPORTED' | 'IMPORTED_WITH_WARNINGS' | 'IMPORTED_NON_PRIMARY' | 'FAILED';
+export type InstanceStatus = 'STAGED' | 'BATCH_FAILED' | 'RETRYING' | 'IMPORTED' | 'IMPORTED_WITH_WARNINGS' | 'IMPORTED_NON_PRIMARY' | 'FAILED' | 'ARCHIVED_ORIGINAL';
 
 /**
  * Order of a row within one arrival of an instance: a write with a lower rank
@@ -26,7 +26,7 @@ export function statusRank(status: InstanceStatus, attempt = 0): number {
 export interface InstanceOutcome {
   readonly key: string;
   readonly object: ManifestObject;
-  readonly status: Exclude<InstanceStatus, 'STAGED' | 'BATCH_FAILED'>;
+  readonly status: Exclude<InstanceStatus, 'STAGED' | 'BATCH_FAILED' | 'ARCHIVED_ORIGINAL'>;
   readonly imageSetId?: string;
   readonly isPrimary?: boolean;
   readonly warnings?: readonly ImportWarning[];

@@ -19,7 +19,7 @@ export interface InstanceRowFields {
   readonly isPrimary?: boolean;
   readonly warnings?: readonly unknown[];
   readonly failure?: object;
-  /** Where the staged copy is now when it left incoming/ (failed/ or conflicts/). */
+  /** Where the staged copy is now when it left incoming/ (failed/, conflicts/, or the raw bucket for an archived original). */
   readonly movedTo?: string;
   /** Puts the row on the day's failures index (gsi2). */
   readonly listAsFailure?: boolean;
@@ -33,7 +33,10 @@ export interface InstanceRowFields {
  * backwards (a repeated or late recording of the same batch changes nothing).
  * Returns false when the row already said as much or more.
  */
-export async function putInstanceRow(deps: WorkflowDeps, o: ManifestObject, f: InstanceRowFields): Promise<boolean> {
+/** What writing a row needs: the table, a client and a clock (the workflow's and the research Lambdas' deps both have them). */
+export type RowWriterDeps = Pick<WorkflowDeps, 'ddb' | 'now'> & { readonly config: { readonly tableName: string } };
+
+export async function putInstanceRow(deps: RowWriterDeps, o: ManifestObject, f: InstanceRowFields): Promise<boolean> {
   const at = deps.now();
   const storedAt = o.storedAt || f.sealedAt || at.toISOString();
   const rank = statusRank(f.status, f.attempt);
@@ -61,6 +64,6 @@ export async function putInstanceRow(deps: WorkflowDeps, o: ManifestObject, f: I
 }
 
 /** The same fields for many objects, 16 writes at a time. */
-export async function putInstanceRows(deps: WorkflowDeps, objects: readonly ManifestObject[], fields: (o: ManifestObject) => InstanceRowFields): Promise<void> {
+export async function putInstanceRows(deps: RowWriterDeps, objects: readonly ManifestObject[], fields: (o: ManifestObject) => InstanceRowFields): Promise<void> {
   await mapLimit(objects, 16, (o) => putInstanceRow(deps, o, fields(o)));
 }

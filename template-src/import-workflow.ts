@@ -13,6 +13,9 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+
+/** The Lambda runtime of every function of the stack (one Node.js major everywhere: test/release/toolchain.test.ts). */
+export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
 import { vendedLogGroupName } from './log-retention';
 
 /**
@@ -150,7 +153,7 @@ export class ImportWorkflow extends Construct {
         resources: [logGroup.logGroupArn],
       }));
       const fn = new lambda.Function(this, `${name}Function`, {
-        runtime: lambda.Runtime.NODEJS_24_X,
+        runtime: LAMBDA_RUNTIME,
         architecture: lambda.Architecture.ARM_64,
         code: props.lambdaCode,
         handler: `index.${name}`,

@@ -15,7 +15,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
-import { dependOnPolicyOnly, logicalIdOf } from './import-workflow';
+import { dependOnPolicyOnly, LAMBDA_RUNTIME, logicalIdOf } from './import-workflow';
 import { vendedLogGroupName } from './log-retention';
 import { RESEARCH_SUBSTITUTIONS } from './research-hook';
 import type { ResearchParameters } from './research-parameters';
@@ -188,7 +188,7 @@ export class ResearchCopy extends Construct {
       role.addToPolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], resources: [props.table.tableArn] }));
       const copy = name === 'researchCopyChunk';
       const fn = new lambda.Function(this, `${name}Function`, {
-        runtime: lambda.Runtime.NODEJS_22_X,
+        runtime: LAMBDA_RUNTIME,
         architecture: lambda.Architecture.ARM_64,
         code: props.lambdaCode,
         handler: `index.${name}`,

@@ -13,6 +13,7 @@ import { batchKey, failureIndexKeys } from '../table-keys';
 import { incomingPrefixOf, manifestKeyOf } from '../batch-id';
 import { derivedBatchId } from './derived-batch';
 import { mapLimit } from '../map-limit';
+import { putInstanceRows } from '../instance-rows';
 import type { Logger } from '../logger';
 import type { ResearchConfig } from './config';
 import type { ResearchMetrics } from './metrics';
@@ -303,7 +304,17 @@ async function handOff(deps: ResearchDeps, batchId: string, items: Record<string
       }),
     }));
   }
-  for (const i of items.filter((x) => typeof x['rawVersionId'] === 'string' && typeof x['sourceKey'] === 'string')) {
+  const archived = items.filter((x) => typeof x['rawVersionId'] === 'string' && typeof x['sourceKey'] === 'string');
+  if (config.mode === 'DeidentifiedOnly' && archived.length) {
+    // ValidateBatch wrote a STAGED row for each original; its final state is "archived, not imported",
+    // so a lookup by the original SOP Instance UID says where it went instead of STAGED for ever.
+    const rawKeyOf = new Map(archived.map((i) => [i['sourceKey'] as string, i['rawKey'] as string]));
+    const manifest = await readBatchManifest(deps.s3, config.stagingBucket, manifestKeyOf(batchId), batchId);
+    await putInstanceRows(deps, manifest.objects.filter((o) => rawKeyOf.has(o.key)), (o) => ({
+      status: 'ARCHIVED_ORIGINAL', batchId, sealedAt: manifest.sealedAt, movedTo: `s3://${config.rawBucket}/${rawKeyOf.get(o.key)!}`,
+    }));
+  }
+  for (const i of archived) {
     await deps.s3.send(new DeleteObjectCommand({ Bucket: config.stagingBucket, Key: i['sourceKey'] as string }));
   }
   await deps.ddb.send(new UpdateCommand({

@@ -282,7 +282,11 @@ describe('e2e: DeidentifiedOnly (only de-identified data reaches HealthImaging)'
     expect([...p.standIn.jobs.values()].map((j) => [j.clientToken, j.inputS3Uri])).to.deep.equal([[derivedId, `s3://${p.stagingBucket}/incoming/${derivedId}/`]]);
 
     const keys = await deriveKeys(kmsMac(p.kms, p.keyArn));
-    for (const n of [1, 2, 3]) expect(await p.bySop(sop(SERIES1, n)), `original ${n} imported`).to.deep.equal([]);
+    // Each original's row (STAGED at validation) ends ARCHIVED_ORIGINAL, pointing at the raw bucket: never imported.
+    for (const n of [1, 2, 3]) {
+      const rows = await p.bySop(sop(SERIES1, n));
+      expect(rows.map((x) => [x['status'], String(x['movedTo']).startsWith('s3://') && String(x['movedTo']).includes(`/originals/${originalId}/`)]), `original ${n}`).to.deep.equal([['ARCHIVED_ORIGINAL', true]]);
+    }
     for (const n of [1, 2]) {
       const rows = await p.bySop(pseudonymUid(keys, sop(SERIES1, n)));
       expect(rows.map((x) => [x['status'], x['studyInstanceUid']])).to.deep.equal([['IMPORTED', pseudonymUid(keys, STUDY)]]);
