@@ -17,6 +17,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
 import { dependOnPolicyOnly, LAMBDA_RUNTIME, logicalIdOf } from './import-workflow';
 import { vendedLogGroupName } from './log-retention';
+import { SECURE_BUCKET } from './storage';
 import { RESEARCH_SUBSTITUTIONS } from './research-hook';
 import type { ResearchParameters } from './research-parameters';
 
@@ -113,12 +114,7 @@ export class ResearchCopy extends Construct {
 
     // Processed bucket: research copies, keyed by de-identified UIDs only.
     this.processedBucket = new s3.Bucket(this, 'ProcessedBucket', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      removalPolicy: RemovalPolicy.RETAIN,
+      ...SECURE_BUCKET,
       versioned: true,
       lifecycleRules: [
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
@@ -139,12 +135,7 @@ export class ResearchCopy extends Construct {
     // DeidentifiedOnly: the originals, versioned, kept RawRetentionDays (the research state machine keeps them there).
     const rawScope = new Construct(this, 'Raw');
     this.rawBucket = new s3.Bucket(rawScope, 'RawBucket', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      removalPolicy: RemovalPolicy.RETAIN,
+      ...SECURE_BUCKET,
       versioned: true,
       lifecycleRules: [
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },

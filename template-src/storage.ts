@@ -4,6 +4,16 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
 /** Properties of {@link Storage}. */
+/** What every bucket of the stack has: SSE-S3, TLS 1.2+ only, no public access, owner-enforced, retained. */
+export const SECURE_BUCKET = {
+  encryption: s3.BucketEncryption.S3_MANAGED,
+  enforceSSL: true,
+  minimumTLSVersion: 1.2,
+  blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+  objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+  removalPolicy: RemovalPolicy.RETAIN,
+} as const;
+
 export interface StorageProps {
   /** Days after which staging objects (incoming/, batches/, failed/) expire (may be a token). */
   readonly stagingRetentionDays: number;
@@ -31,14 +41,7 @@ export class Storage extends Construct {
 
   constructor(scope: Construct, id: string, props: StorageProps) {
     super(scope, id);
-    const secure = {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      removalPolicy: RemovalPolicy.RETAIN,
-    } as const;
+    const secure = SECURE_BUCKET;
 
     this.logBucket = new s3.Bucket(this, 'LogBucket', {
       ...secure,
