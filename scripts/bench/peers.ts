@@ -1,8 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../../test/helpers/moto-server';
+import { bundleNode } from '../release/bundle';
+import { SCP_ENTRY } from '../release/image-build';
+import { IMAGE_ENV, SCP_NODE_FLAGS } from '../release/image-spec';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -89,18 +93,37 @@ export async function startStorescp(name: string, dir: string, opts: { fork?: bo
   };
 }
 
+let bundled: Promise<string> | undefined;
+
 /**
- * Our SCP as a separate process (container/src/main.ts, production defaults,
- * LOG_LEVEL info with stdout discarded), with the sink `storageUri` names and
- * `workers` processes (WORKERS; 1 = a single process, no cluster primary).
+ * The SCP as the image ships it: the esbuild bundle of container/src/main.ts
+ * that `npm run build` puts at /app/scp.js (scripts/release/bundle.ts), written
+ * once per bench run to a temporary folder. Measuring the TypeScript sources
+ * through tsx instead would add its loader and source-map hooks, which the
+ * product does not run.
+ */
+export function scpBundle(): Promise<string> {
+  bundled ??= bundleNode({ cwd: REPO_ROOT, entry: SCP_ENTRY }).then((b) => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'scp-bundle-')), 'scp.js');
+    writeFileSync(file, b.code);
+    return file;
+  });
+  return bundled;
+}
+
+/**
+ * Our SCP as a separate process, run as the image runs it (the bundle, the
+ * image's node flags and NODE_ENV; LOG_LEVEL info with stdout discarded),
+ * with the sink `storageUri` names and `workers` processes (WORKERS; 1 = a
+ * single process, no cluster primary).
  */
 export async function startOurs(name: string, storageUri: string, dir: string, env: Record<string, string> = {}, workers = 1): Promise<Peer> {
   if (dir) mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const healthPort = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'container/src/main.ts')], {
+  const child = spawn(process.execPath, [...SCP_NODE_FLAGS, await scpBundle()], {
     cwd: REPO_ROOT,
-    env: { ...process.env, SCP_HOST: '127.0.0.1', SCP_PORT: String(port), HEALTH_PORT: String(healthPort), STORAGE_URI: storageUri, LOG_LEVEL: 'info', WORKERS: String(workers), ...env },
+    env: { ...process.env, NODE_ENV: IMAGE_ENV.NODE_ENV, SCP_HOST: '127.0.0.1', SCP_PORT: String(port), HEALTH_PORT: String(healthPort), STORAGE_URI: storageUri, LOG_LEVEL: 'info', WORKERS: String(workers), ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await waitListening(port, child, `our SCP (${name})`);
@@ -170,16 +193,17 @@ async function waitHealthy(healthPort: number): Promise<void> {
  * live descendant, and the children it has already reaped (cutime + cstime:
  * storescp --fork's finished association processes). The difference over a
  * run is the receiver's CPU for that run. Clock ticks are 100 per second on
- * Linux (getconf CLK_TCK).
+ * Linux (getconf CLK_TCK). `descendants` false: the process and its reaped
+ * children only (the bench itself: its live children are the peers).
  */
-export function treeCpuSeconds(pid: number): number {
+export function treeCpuSeconds(pid: number, descendants = true): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which is in parentheses and may contain spaces).
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // utime, stime, cutime, cstime are fields 14-17 of stat; f[0] is field 3.
     const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    return ticks / 100 + childrenOf(pid).reduce((sum, c) => sum + treeCpuSeconds(c), 0);
+    return ticks / 100 + (descendants ? childrenOf(pid).reduce((sum, c) => sum + treeCpuSeconds(c), 0) : 0);
   } catch {
     return 0;
   }

@@ -30,6 +30,8 @@ export interface Summary {
   readonly rssGrowth: number;
   /** Median receiver CPU seconds per instance (processes and children, from /proc). */
   readonly cpuPerInstance: number;
+  /** Median sender CPU seconds per instance (0 when not measured). */
+  readonly senderCpuPerInstance: number;
 }
 
 export function summarize(c: Cell): Summary {
@@ -42,6 +44,7 @@ export function summarize(c: Cell): Summary {
     peakRss: Math.max(...c.runs.map((r) => r.peakRss)),
     rssGrowth: Math.max(...c.runs.map((r) => r.rssGrowth)),
     cpuPerInstance: median(c.runs.map((r) => r.cpuSeconds / r.instances)),
+    senderCpuPerInstance: median(c.runs.map((r) => (r.senderCpuSeconds ?? 0) / r.instances)),
   };
 }
 
@@ -52,6 +55,10 @@ export interface ReportInput {
   readonly fsync: FsyncCost;
   /** Durable-commit ceiling (instances/s) by number of concurrent writers (fsync-probe.ts). */
   readonly ceilings: Map<number, number>;
+  /** CPU seconds per instance of the durable-commit probe's threads, by number of writers (fsync-probe.ts). */
+  readonly commitCpu?: Map<number, number>;
+  /** CPU cores the peers and senders share (os.availableParallelism()). */
+  readonly cores?: number;
   /** moto's own PutObject rate (objects/s) by number of concurrent writers (s3-probe.ts). */
   readonly s3Ceilings: Map<number, number>;
   readonly workloads: Workload[];
@@ -119,6 +126,56 @@ export function targets(inp: ReportInput): string[] {
   return lines;
 }
 
+/**
+ * Where the wall time and the CPU of each run went, from this run's figures:
+ * receiver and sender CPU per instance, how busy that kept the cores the
+ * two share, and the CPU floor of a durable acknowledgement on this disk
+ * (the commit probe's threads) set against dcmtk's whole CPU per instance.
+ */
+export function timeBudget(inp: ReportInput): string[] {
+  const s = (w: string, p: string): Summary | undefined => {
+    const c = inp.cells.get(cellKey(w, p));
+    return c && c.runs.length ? summarize(c) : undefined;
+  };
+  const cores = inp.cores ?? 1;
+  const out: string[] = [
+    '## Where the time goes',
+    '',
+    `The receivers and their senders share this machine's ${cores} core(s). Per workload and receiver: CPU per instance of the receiver (its processes, from /proc) and of the senders (the storescu processes, reaped by the bench, or the bench's in-process SCU), and the share of the cores' capacity both used during the median run: (receiver + sender CPU) × instances / (cores × wall time). Near 100 % a run is CPU-bound here, and it gets faster only with less CPU per instance on one side or the other; well below, it waits (on the disk, on the network, on the sender's synchronous request / response).`,
+    '',
+    '| Workload | Receiver | wall s | receiver CPU ms / instance | sender CPU ms / instance | cores busy |',
+    '|---|---|---:|---:|---:|---:|',
+  ];
+  for (const w of inp.workloads) {
+    for (const p of inp.peers) {
+      const x = s(w.name, p.key);
+      if (!x || !x.senderCpuPerInstance) continue;
+      const instances = x.perSecond * x.seconds;
+      const busy = ((x.cpuPerInstance + x.senderCpuPerInstance) * instances) / (cores * x.seconds);
+      out.push(`| ${w.name} | ${p.label} | ${x.seconds.toFixed(3)} | ${(1000 * x.cpuPerInstance).toFixed(2)} | ${(1000 * x.senderCpuPerInstance).toFixed(2)} | ${(100 * busy).toFixed(0)} % |`);
+    }
+  }
+  const floors = inp.workloads
+    .filter((w) => w.name !== 'instance-1GiB' && inp.commitCpu?.has(w.concurrency))
+    .map((w) => {
+      const floor = inp.commitCpu?.get(w.concurrency) as number;
+      const d = s(w.name, 'dcmtk');
+      return `| ${w.name} | ${w.concurrency} | ${(1000 * floor).toFixed(2)} | ${d ? (1000 * d.cpuPerInstance).toFixed(2) : ''} | ${d && d.cpuPerInstance > 0 ? (floor / d.cpuPerInstance).toFixed(2) : ''} |`;
+    });
+  if (floors.length) {
+    out.push(
+      '',
+      "The CPU a durable acknowledgement costs before any receiving: the threads of the durable-commit probe (write 512 KiB into the page cache, fdatasync, close, rename, folder fsync; files created before the clock) measured with `process.threadCpuUsage()`. Most of it is the kernel writing the data out, which dcmtk's storescp leaves to the kernel's flusher threads (not part of any process's CPU) and which, as the bench deletes each run's files, may never happen for it at all. Where the last column is above 1.00, the CPU-per-instance target against dcmtk is out of reach for any receiver that makes an instance durable before acknowledging it, on this disk.",
+      '',
+      '| Workload | writers | durable commit alone, CPU ms / instance | dcmtk storescp, whole receive, CPU ms / instance | commit alone / dcmtk |',
+      '|---|---:|---:|---:|---:|',
+      ...floors,
+    );
+  }
+  out.push('');
+  return out;
+}
+
 /** The `target ...` lines of a rendered report. */
 export function targetLines(report: string): string[] {
   return report.split('\n').filter((l) => l.startsWith('target '));
@@ -143,7 +200,7 @@ export function render(inp: ReportInput): string {
   out.push(
     '- Every peer ran on this machine at the same time (idle between its turns), fed the same corpus by the same sender; repetitions ran in A B A B order (each repetition visits every peer in turn); figures are medians, ratios are ours / dcmtk from this run.',
     '- dcmtk: `storescp -pm +B --max-pdu 131072 -od DIR` (bit-preserving: the dataset is written as received, like ours). For the parallel workloads (4, 16, 500 associations) it runs with `--fork`, one process per association: without it storescp serves one association at a time. Peak RSS of a forking storescp is the largest single process. dcmtk "ignore" is the same with `--ignore` (receives, stores nothing): the counterpart of our null sink.',
-    '- Ours: `container/src/main.ts` as its own process with production defaults (LOG_LEVEL info, one JSON line per instance to a discarded stdout), sinks `file://DIR`, `null:` (protocol cost alone) and `s3://bucket` against `moto_server` on 127.0.0.1 (a Python S3 stand-in: it, not the SCP, bounds the S3 figures).',
+    '- Ours: as the image runs it (the esbuild bundle of `container/src/main.ts` that `npm run build` ships as /app/scp.js, the image\'s node flags, NODE_ENV=production), as its own process with production defaults (LOG_LEVEL info, one JSON line per instance to a discarded stdout), warmed up with 2,000 instances (S3: 400) before the first measured run, sinks `file://DIR`, `null:` (protocol cost alone) and `s3://bucket` against `moto_server` on 127.0.0.1 (a Python S3 stand-in: it, not the SCP, bounds the S3 figures).',
     '- Senders: dcmtk `storescu --max-pdu 131072` (one process per association), except the 500-association workload, which uses the in-process SCU of test/helpers/scu-client.ts, 10 associations at a time, so that process start-up does not dominate. `TCP_NODELAY=1` for every dcmtk tool.',
     '- Peak RSS: VmHWM of the receiver, reset (`/proc/PID/clear_refs`) before each run; growth = peak minus RSS at the start of the run. MB = 10^6 bytes.',
     '',
@@ -246,6 +303,7 @@ export function render(inp: ReportInput): string {
     '```',
     '',
   );
+  out.push(...timeBudget(inp));
   out.push(inp.changes, '');
   out.push('<!-- robustness:start -->', inp.robustness.trim(), '<!-- robustness:end -->', '');
   out.push('## Ratios', '', 'Ours (file sink) / dcmtk storescp, instances per second, this run (machine-readable: these are the last lines of this file).', '');

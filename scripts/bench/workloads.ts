@@ -49,6 +49,12 @@ export interface RunResult {
   readonly rssGrowth: number;
   /** CPU seconds the receiver (its processes, children included) used during the run. */
   readonly cpuSeconds: number;
+  /**
+   * CPU seconds the senders used during the run: the storescu processes this
+   * bench started and reaped, plus this process itself (the in-process SCU of
+   * the 500-association workload); they run on the same cores as the receiver.
+   */
+  readonly senderCpuSeconds?: number;
 }
 
 export interface Workload {
@@ -154,6 +160,7 @@ export async function timeRun(w: Workload, peer: Peer): Promise<RunResult> {
   const rssStart = vmRss(peer.pid);
   let childPeak = 0;
   const cpuStart = treeCpuSeconds(peer.pid);
+  const senderStart = treeCpuSeconds(process.pid, false);
   const sampler = peer.children
     ? setInterval(() => {
         for (const c of childrenOf(peer.pid)) childPeak = Math.max(childPeak, vmHwm(c));
@@ -165,8 +172,9 @@ export async function timeRun(w: Workload, peer: Peer): Promise<RunResult> {
   clearInterval(sampler);
   if (peer.forks) await new Promise((res) => setTimeout(res, 200)); // storescp reaps its finished children (their CPU moves into cutime)
   const cpuSeconds = treeCpuSeconds(peer.pid) - cpuStart;
+  const senderCpuSeconds = treeCpuSeconds(process.pid, false) - senderStart;
   const peak = Math.max(vmHwm(peer.pid), childPeak);
-  return { seconds, instances: r.instances, bytes: r.bytes, peakRss: peak, rssGrowth: Math.max(0, vmHwm(peer.pid) - rssStart), cpuSeconds };
+  return { seconds, instances: r.instances, bytes: r.bytes, peakRss: peak, rssGrowth: Math.max(0, vmHwm(peer.pid) - rssStart), cpuSeconds, senderCpuSeconds };
 }
 
 /** Counts stored instance files under a peer's folder (sanity check after a run, not timed). */

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { render, targetLines, targets, type Cell, type PeerDef, type ReportInput } from '../../scripts/bench/report';
+import { render, targetLines, targets, timeBudget, type Cell, type PeerDef, type ReportInput } from '../../scripts/bench/report';
 import type { RunResult, Workload } from '../../scripts/bench/workloads';
 
 /** The bench's `target ...` lines (issue 19): each figure against its bound, in the agreed format. */
@@ -57,6 +57,16 @@ describe('bench target lines', () => {
     expect(lines).to.include('target s3/moto ceiling parallel-4: 1.25 (goal >= 0.9)');
     expect(lines).to.include('target rss growth MiB instance-1GiB: 20 (goal <= 64)');
     for (const l of lines) expect(l).to.match(/^target [^:]+: \d+(\.\d+)? \(goal (>=|<=) \d+\.\d\)$|^target [^:]+: \d+ \(goal <= \d+\)$/);
+  });
+
+  it('accounts for the time: receiver and sender CPU against the cores, and the durable commit CPU floor against dcmtk', () => {
+    const inp = input();
+    // single: ours, file sink: 200 instances in 1 s, receiver 1 ms and sender 4 ms CPU per instance on 2 cores = 50 % busy.
+    inp.cells.set('single|ours-file', { runs: [{ ...run(200, 1.0, 0.2), senderCpuSeconds: 0.8 }] });
+    const lines = timeBudget({ ...inp, cores: 2, peers: [{ key: 'ours-file', label: 'ours, file sink', against: 'dcmtk' }], commitCpu: new Map([[1, 0.001]]) });
+    expect(lines).to.include('| single | ours, file sink | 1.000 | 1.00 | 4.00 | 50 % |');
+    // Commit alone 1 ms against dcmtk's 0.5 ms (0.1 s / 200) per instance: 2.00, out of reach.
+    expect(lines).to.include('| single | 1 | 1.00 | 0.50 | 2.00 |');
   });
 
   it('puts the same lines in the report, where targetLines finds them', () => {
