@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SOP, testUid } from '../helpers/corpus';
 import { datasetBytes, runDcmtk } from '../helpers/dcmtk';
 import { writeTestInstance } from '../helpers/dicom-writer';
 import { RawPeer, RELEASE_RQ, associateRqPdu, cStoreRq, lastStatus, pdata } from '../helpers/raw-peer';
-import { spawnScp, tempDir, type ScpProcess } from '../helpers/scp';
+import { sealedManifests, spawnScp, tempDir, type ScpProcess } from '../helpers/scp';
 
 /** WORKERS > 1 (src/cluster/): the task-wide limit, a dead worker, SIGTERM, /health and /metrics. */
 
@@ -27,13 +27,7 @@ async function health(scp: ScpProcess): Promise<{ code: number; body: ClusterHea
 }
 
 function manifests(dir: string): Manifest[] {
-  let names: string[] = [];
-  try {
-    names = readdirSync(path.join(dir, 'batches'));
-  } catch {
-    return [];
-  }
-  return names.map((n) => JSON.parse(readFileSync(path.join(dir, 'batches', n), 'utf8')) as Manifest);
+  return sealedManifests<Manifest>(dir);
 }
 
 const CT_CONTEXT: [number, string, string[]][] = [[1, SOP.CT, ['1.2.840.10008.1.2.1']]];

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { BatchManifest } from '../../container/src/storage/batcher';
 import { buildCorpus, type CorpusFile } from '../helpers/corpus';
 import { datasetBytes, dcmtk, runDcmtk, transferSyntaxOf } from '../helpers/dcmtk';
-import { startScp, tempDir, type InProcessScp } from '../helpers/scp';
+import { sealedManifests, startScp, tempDir, type InProcessScp } from '../helpers/scp';
 
 const PROPOSE: Record<string, string> = {
   '1.2.840.10008.1.2': '-xi',
@@ -74,8 +74,7 @@ describe('interop with dcmtk (storescu / echoscu → SCP, file sink)', function 
 
   it('seals the batch on shutdown with every stored instance and its study', async () => {
     await scp.stop();
-    const dir = path.join(scp.dir, 'batches');
-    const manifests = readdirSync(dir).map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as BatchManifest);
+    const manifests = sealedManifests<BatchManifest>(scp.dir);
     expect(manifests).to.have.length(1);
     const m = manifests[0];
     expect(m.count).to.equal(corpus.length);

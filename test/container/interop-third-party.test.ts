@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { BatchManifest } from '../../lambda/batch-manifest';
 import { SOP, testUid } from '../helpers/corpus';
 import { datasetBytes, runDcmtk } from '../helpers/dcmtk';
 import { writeTestInstance, type TestInstance } from '../helpers/dicom-writer';
 import { largePrivateElement, unUndefinedLengthSequence } from '../helpers/private-elements';
-import { filesUnder, startScp, tempDir, type InProcessScp } from '../helpers/scp';
+import { filesUnder, sealedManifests, startScp, tempDir, type InProcessScp } from '../helpers/scp';
 
 /**
  * Senders other than dcmtk: GDCM's gdcmscu (libgdcm-tools) forwards a private
@@ -77,7 +77,7 @@ describe('interop with GDCM (gdcmscu) as the sender', function () {
 
   it('files both instances under their study in the sealed manifest', async () => {
     await scp.app.batcher.sealAll('shutdown');
-    const manifests = readdirSync(path.join(scp.dir, 'batches')).map((f) => JSON.parse(readFileSync(path.join(scp.dir, 'batches', f), 'utf8')) as BatchManifest);
+    const manifests = sealedManifests<BatchManifest>(scp.dir);
     const objects = manifests.flatMap((m) => m.objects);
     for (const uid of [unUid, bigUid]) {
       const o = objects.find((x) => x.sopInstanceUid === uid);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startApp, type RunningApp } from '../../container/src/app';
@@ -27,6 +27,23 @@ export function filesUnder(dir: string): string[] {
  */
 export function partialFiles(dir: string): string[] {
   return filesUnder(dir).filter((f) => f.endsWith('.part') && statSync(f).size > 0);
+}
+
+/**
+ * The sealed batch manifests under a file sink's folder, parsed. Only the
+ * `batches/*.json` files count: the sink writes a manifest to a `.part` file
+ * beside it and renames it into place, so a test polling a running SCP can
+ * see the `.part` half-written.
+ */
+export function sealedManifests<M = unknown>(dir: string): M[] {
+  const batches = path.join(dir, 'batches');
+  let names: string[];
+  try {
+    names = readdirSync(batches).filter((n) => n.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  return names.map((n) => JSON.parse(readFileSync(path.join(batches, n), 'utf8')) as M);
 }
 
 export function tempDir(prefix = 'scp-test-'): string {
