@@ -48,7 +48,8 @@ export async function startApp(opts: AppOptions): Promise<RunningApp> {
   const { config } = opts;
   const logger = opts.logger ?? createLogger(config.logLevel);
   const metrics = new ScpMetrics();
-  const sink = opts.sink ?? createSink(config);
+  let associations = (): number => 0;
+  const sink = opts.sink ?? createSink(config, { alone: () => associations() <= 1 });
   await sink.check();
   const batcher = new Batcher({
     sink,
@@ -78,6 +79,7 @@ export async function startApp(opts: AppOptions): Promise<RunningApp> {
       onMissingUids: () => metrics.instancesMissingUids.inc(),
     },
   });
+  associations = () => server.activeAssociations();
   metrics.addGauge('dicom_associations_active', 'Established associations.', () => server.activeAssociations());
   metrics.addGauge('dicom_associations_max', 'MAXIMUM_ASSOCIATIONS.', () => config.maximumAssociations, 'max');
   metrics.addGauge('dicom_connections_open', 'Open TCP connections (associated or not).', () => server.connections);

@@ -53,4 +53,18 @@ describe('folder fsync group commit', () => {
     await syncer.sync();
     await syncer.close();
   });
+
+  it('fsyncs on the calling thread only when nothing is running or queued and the descriptor is open', async () => {
+    const dir = tempDir('dirsync-');
+    const syncer = new DirSyncer(dir, 50);
+    expect(syncer.syncNow(), 'no descriptor yet').to.equal(false);
+    await syncer.sync();
+    expect(syncer.syncNow(), 'idle, descriptor open').to.equal(true);
+    const running = syncer.sync();
+    expect(syncer.syncNow(), 'an fsync is running').to.equal(false);
+    await running;
+    expect(syncer.syncNow()).to.equal(true);
+    await syncer.close();
+    expect(syncer.syncNow(), 'closed').to.equal(false);
+  });
 });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import fs from 'node:fs';
+import { existsSync, mkdirSync, promises as fsp, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { StorageError } from '../../container/src/errors';
@@ -127,6 +128,138 @@ describe('file sink: spare files', () => {
     expect(err).to.be.instanceOf(StorageError);
     expect(err?.message).to.match(/could not store .*1\.2\.9\.1\.dcm/);
     expect(filesUnder(path.join(root, 'incoming'))).to.deep.equal([]);
+    await sink.close?.();
+  });
+});
+
+/**
+ * Counts the sink's disk calls by where they run while `fn` runs: on the
+ * event loop (fs.*Sync) or through the thread pool (FileHandle methods).
+ */
+async function countingCalls<T>(fn: () => Promise<T>): Promise<{ result: T; onLoop: Record<string, number>; pool: Record<string, number> }> {
+  const onLoop: Record<string, number> = {};
+  const pool: Record<string, number> = {};
+  const probe = await fsp.open(os.tmpdir(), 'r');
+  const proto = Object.getPrototypeOf(probe) as Record<string, (...a: unknown[]) => unknown>;
+  await probe.close();
+  const fsm = fs as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const restore: (() => void)[] = [];
+  for (const name of ['writevSync', 'fdatasyncSync', 'fsyncSync']) {
+    const original = fsm[name];
+    fsm[name] = (...a: unknown[]) => ((onLoop[name] = (onLoop[name] ?? 0) + 1), original(...a));
+    restore.push(() => (fsm[name] = original));
+  }
+  for (const name of ['writev', 'datasync', 'sync']) {
+    const original = proto[name];
+    proto[name] = function (this: unknown, ...a: unknown[]) {
+      pool[name] = (pool[name] ?? 0) + 1;
+      return original.apply(this, a);
+    };
+    restore.push(() => (proto[name] = original));
+  }
+  try {
+    return { result: await fn(), onLoop, pool };
+  } finally {
+    for (const r of restore) r();
+  }
+}
+
+describe('file sink: an instance stored alone is written and synced on the event loop', () => {
+  it('writes, fdatasyncs and fsyncs the folder on the event loop when it is the only instance in flight', async () => {
+    const root = tempDir('file-sink-');
+    const sink = createFileSink(root);
+    await store(sink, '1.2.9.1', Buffer.alloc(3000, 1)); // opens the folder's descriptor
+    const body = Buffer.alloc(700_000, 2);
+    const { onLoop, pool } = await countingCalls(() => store(sink, '1.2.9.2', body));
+    expect(readFileSync(path.join(root, instanceKey('b-1', '1.2.9.2'))).equals(body)).to.equal(true);
+    expect(onLoop.fdatasyncSync, 'fdatasync on the event loop').to.equal(1);
+    expect(onLoop.fsyncSync, 'folder fsync on the event loop').to.equal(1);
+    expect(onLoop.writevSync, 'writes on the event loop').to.be.at.least(1);
+    expect(pool, 'nothing through the thread pool').to.deep.equal({});
+    await sink.close?.();
+  });
+
+  it('goes through the thread pool while another instance is in flight, and stores both byte for byte', async () => {
+    const root = tempDir('file-sink-');
+    const sink = createFileSink(root);
+    await store(sink, '1.2.9.1', Buffer.alloc(3000, 1));
+    const a = Buffer.alloc(600_000, 3);
+    const b = Buffer.alloc(600_000, 4);
+    const { onLoop, pool } = await countingCalls(async () => {
+      const wa = sink.begin(info('1.2.9.2'));
+      const wb = sink.begin(info('1.2.9.3'));
+      wa.write(a.subarray(0, 1000));
+      wb.write(b.subarray(0, 1000));
+      wa.write(a.subarray(1000));
+      wb.write(b.subarray(1000));
+      await Promise.all([wa.commit(), wb.commit()]);
+    });
+    expect(readFileSync(path.join(root, instanceKey('b-1', '1.2.9.2'))).equals(a)).to.equal(true);
+    expect(readFileSync(path.join(root, instanceKey('b-1', '1.2.9.3'))).equals(b)).to.equal(true);
+    expect(pool.datasync, 'fdatasync in the thread pool').to.equal(2);
+    expect(pool.sync, 'folder fsync in the thread pool').to.be.within(1, 2);
+    expect(onLoop.fdatasyncSync ?? 0).to.equal(0);
+    expect(onLoop.fsyncSync ?? 0).to.equal(0);
+    await sink.close?.();
+  });
+
+  it('goes through the thread pool for a lone instance while another association is open (alone() false)', async () => {
+    const root = tempDir('file-sink-');
+    let open = 2;
+    const sink = createFileSink(root, { alone: () => open <= 1 });
+    await store(sink, '1.2.9.1', Buffer.alloc(3000, 1));
+    const busy = await countingCalls(() => store(sink, '1.2.9.2', Buffer.alloc(5000, 2)));
+    expect(busy.pool.datasync).to.equal(1);
+    expect(busy.onLoop).to.deep.equal({});
+    open = 1;
+    const lone = await countingCalls(() => store(sink, '1.2.9.3', Buffer.alloc(5000, 3)));
+    expect(lone.onLoop.fdatasyncSync).to.equal(1);
+    expect(lone.pool).to.deep.equal({});
+    await sink.close?.();
+  });
+
+  it('keeps the writes beyond 4 MiB and a large unsynced tail off the event loop, even alone', async () => {
+    const root = tempDir('file-sink-');
+    const sink = createFileSink(root);
+    await store(sink, '1.2.9.1', Buffer.alloc(3000, 1));
+    const body = Buffer.alloc(6 << 20, 5);
+    const { onLoop, pool } = await countingCalls(async () => {
+      const w = sink.begin(info('1.2.9.2'));
+      for (let at = 0; at < body.length; at += 256 << 10) w.write(body.subarray(at, at + (256 << 10)));
+      await w.commit();
+    });
+    expect(readFileSync(path.join(root, instanceKey('b-1', '1.2.9.2'))).equals(body)).to.equal(true);
+    expect(onLoop.writevSync, 'the first 4 MiB on the event loop').to.equal(8);
+    expect(pool.writev, 'the rest through the thread pool').to.equal(4);
+    expect(pool.datasync, '6 MiB unsynced: fdatasync in the thread pool').to.equal(1);
+    expect(onLoop.fdatasyncSync ?? 0).to.equal(0);
+    await sink.close?.();
+  });
+
+  it('fails the instance with a StorageError when the fdatasync fails, and leaves nothing in incoming/', async () => {
+    const root = tempDir('file-sink-');
+    const sink = createFileSink(root);
+    await store(sink, '1.2.9.1', Buffer.alloc(3000, 1));
+    const fsm = fs as unknown as Record<string, unknown>;
+    const original = fsm.fdatasyncSync;
+    fsm.fdatasyncSync = () => {
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    };
+    let err: Error | undefined;
+    try {
+      const w = sink.begin(info('1.2.9.2'));
+      w.write(Buffer.alloc(5000, 6));
+      err = await w.commit().then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    } finally {
+      fsm.fdatasyncSync = original;
+    }
+    expect(err).to.be.instanceOf(StorageError);
+    expect(err?.message).to.match(/could not store .*1\.2\.9\.2\.dcm: EIO/);
+    expect(readdirSync(path.join(root, 'incoming/b-1'))).to.deep.equal(['1.2.9.1.dcm']);
+    for (const f of filesUnder(path.join(root, '.tmp'))) expect(statSync(f).size, f).to.equal(0);
     await sink.close?.();
   });
 });

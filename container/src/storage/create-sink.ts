@@ -13,11 +13,15 @@ export function fileUriToPath(uri: string): string {
   return path.resolve(rest);
 }
 
-/** Builds the sink STORAGE_URI names. */
-export function createSink(config: ScpConfig): StorageSink {
+/**
+ * Builds the sink STORAGE_URI names. `alone` tells the file sink whether at
+ * most one association is open in this process (see the file sink's
+ * SOLO_SYNC_BYTES); without it the sink judges by its own instances alone.
+ */
+export function createSink(config: ScpConfig, hooks: { alone?: () => boolean } = {}): StorageSink {
   const uri = config.storageUri;
   if (uri === 'null:') return createNullSink();
-  if (uri.startsWith('file://')) return createFileSink(fileUriToPath(uri));
+  if (uri.startsWith('file://')) return createFileSink(fileUriToPath(uri), { alone: hooks.alone });
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
   if (!m) throw new Error(`unsupported STORAGE_URI ${uri}`);
   return createS3Sink({ bucket: m[1], prefix: m[2].replace(/\/+$/, ''), endpoint: config.s3Endpoint, deadlineMs: config.dimseTimeoutMs });

@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { fsyncSync, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
 /**
@@ -14,6 +14,7 @@ export class DirSyncer {
   private running: Promise<void> | undefined;
   private next: Promise<void> | undefined;
   private handle: Promise<FileHandle> | undefined;
+  private fd: number | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly dir: string, private readonly idleCloseMs = 5000) {}
@@ -35,11 +36,31 @@ export class DirSyncer {
     return this.next;
   }
 
+  /**
+   * When no fsync is running or queued and the folder's descriptor is
+   * already open: fsyncs it on the calling thread and returns true (the
+   * file sink's solo path); otherwise returns false and does nothing (call
+   * `sync()`). Throws what fsync throws.
+   */
+  syncNow(): boolean {
+    if (this.running || this.next || this.fd === undefined) return false;
+    try {
+      fsyncSync(this.fd);
+    } catch (err) {
+      // A broken descriptor is not reused.
+      void this.close();
+      throw err;
+    }
+    this.idleTimer?.refresh();
+    return true;
+  }
+
   /** Closes the kept descriptor (safe to call twice). */
   async close(): Promise<void> {
     clearTimeout(this.idleTimer);
     const h = this.handle;
     this.handle = undefined;
+    this.fd = undefined;
     if (h) await h.then((fh) => fh.close()).catch(() => undefined);
   }
 
@@ -48,10 +69,12 @@ export class DirSyncer {
     this.handle ??= fsp.open(this.dir, 'r');
     const h = this.handle;
     try {
-      await (await h).sync();
+      const fh = await h;
+      this.fd = fh.fd;
+      await fh.sync();
     } catch (err) {
       // A broken descriptor is not reused.
-      if (this.handle === h) this.handle = undefined;
+      if (this.handle === h) (this.handle = undefined), (this.fd = undefined);
       await h.then((fh) => fh.close()).catch(() => undefined);
       throw err;
     }
