@@ -114,7 +114,9 @@ describe('S3 sink: UIDs read after the upload began, and datasets without them (
   const series = testUid(17, process.pid, 22);
   const late = testUid(17, process.pid, 23);
   const none = testUid(17, process.pid, 24);
+  const lateBig = testUid(17, process.pid, 25);
   let lateFile: string;
+  let lateBigFile: string;
 
   before(async () => {
     Object.assign(process.env, MOTO_ENV);
@@ -124,6 +126,9 @@ describe('S3 sink: UIDs read after the upload began, and datasets without them (
     lateFile = path.join(tempDir('late-'), 'late.dcm');
     // 2 MiB of private data before group 0020: past the 1 MiB hold-back, so the upload starts before the UIDs are read.
     await writeTestInstance(lateFile, { sopClassUid: SOP.CT, sopInstanceUid: late, studyInstanceUid: study, seriesInstanceUid: series, modality: 'CT', rows: 16, columns: 16, privateGroup0009: largePrivateElement(2 << 20) });
+    // 6 MiB before group 0020: more than one part, so the multipart upload starts (metadata fixed) before the UIDs are read.
+    lateBigFile = path.join(tempDir('late-'), 'late-big.dcm');
+    await writeTestInstance(lateBigFile, { sopClassUid: SOP.CT, sopInstanceUid: lateBig, studyInstanceUid: study, seriesInstanceUid: series, modality: 'CT', rows: 16, columns: 16, privateGroup0009: largePrivateElement(6 << 20) });
     scp = await startScp({ STORAGE_URI: `s3://${bucket}/site-b`, S3_ENDPOINT: moto.endpoint, BATCH_QUIET_SECONDS: '3600' });
   });
   after(async () => {
@@ -135,16 +140,18 @@ describe('S3 sink: UIDs read after the upload began, and datasets without them (
   let keys: string[] = [];
   const keyOf = (uid: string): string => (keys.find((k) => k.endsWith(`/${uid}.dcm`)) as string).replace(/^site-b\//, '');
 
-  it('puts the Study / Series UIDs found past the hold-back into the object metadata, checksum and bytes intact', async () => {
-    const r = await runDcmtk('storescu', ['-aec', 'STORESCP', '127.0.0.1', String(scp!.port), lateFile]);
+  it('puts the Study / Series UIDs found past the hold-back into the object metadata (one PutObject, and a multipart upload copied onto itself), checksum and bytes intact', async () => {
+    const r = await runDcmtk('storescu', ['-aec', 'STORESCP', '127.0.0.1', String(scp!.port), lateFile, lateBigFile]);
     expect(r.code, r.stderr).to.equal(0);
     keys = ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'site-b/incoming/' }))).Contents ?? []).map((o) => o.Key as string);
-    const h = await head(late);
-    expect(h.Metadata).to.include({ 'study-instance-uid': study, 'series-instance-uid': series, 'sop-instance-uid': late, 'sop-class-uid': SOP.CT });
-    const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `site-b/${keyOf(late)}` }))).Body!.transformToByteArray());
-    expect(body.subarray(datasetOffset(body)).equals(datasetBytes(lateFile))).to.equal(true);
-    expect(h.ChecksumCRC32).to.be.a('string');
-    expect(Buffer.from(h.ChecksumCRC32!, 'base64').readUInt32BE(0)).to.equal(crc32(body));
+    for (const [uid, file] of [[late, lateFile], [lateBig, lateBigFile]]) {
+      const h = await head(uid);
+      expect(h.Metadata, uid).to.include({ 'study-instance-uid': study, 'series-instance-uid': series, 'sop-instance-uid': uid, 'sop-class-uid': SOP.CT });
+      const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `site-b/${keyOf(uid)}` }))).Body!.transformToByteArray());
+      expect(body.subarray(datasetOffset(body)).equals(datasetBytes(file)), uid).to.equal(true);
+      expect(h.ChecksumCRC32, uid).to.be.a('string');
+      if (uid === late) expect(Buffer.from(h.ChecksumCRC32!, 'base64').readUInt32BE(0)).to.equal(crc32(body));
+    }
   });
 
   it('records a dataset without Study / Series UIDs as UNKNOWN, counted, never as an empty string', async () => {
@@ -166,6 +173,7 @@ describe('S3 sink: UIDs read after the upload began, and datasets without them (
     const m = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: listed.Contents![0].Key }))).Body!.transformToString()) as BatchManifest;
     const byUid = new Map(m.objects.map((o) => [o.sopInstanceUid, o]));
     expect(byUid.get(late)).to.include({ studyInstanceUid: study, seriesInstanceUid: series });
+    expect(byUid.get(lateBig)).to.include({ studyInstanceUid: study, seriesInstanceUid: series });
     expect(byUid.get(none)).to.include({ studyInstanceUid: 'UNKNOWN', seriesInstanceUid: 'UNKNOWN' });
     expect(m.studyInstanceUids).to.deep.equal([study]);
   });
