@@ -16,7 +16,7 @@ export function fileUriToPath(uri: string): string {
 /**
  * Builds the sink STORAGE_URI names. `alone` tells the file sink whether at
  * most one association is open in this process (see the file sink's
- * SOLO_SYNC_BYTES); without it the sink judges by its own instances alone.
+ * ON_LOOP_BYTES); without it the sink judges by its own instances alone.
  */
 export function createSink(config: ScpConfig, hooks: { alone?: () => boolean } = {}): StorageSink {
   const uri = config.storageUri;

@@ -43,21 +43,28 @@ const EARLY_SYNC_BYTES = 32 << 20;
 /** Below IOV_MAX (1024), whatever the slice sizes. */
 const FLUSH_SLICES = 512;
 /**
- * When an instance is the only one this process is storing and at most one
- * association is open ("solo"), its calls to the disk are made on the event
- * loop, as storescp makes them on its one thread: there is nothing else for
- * the event loop to do meanwhile (the sender waits for our response), and
- * each thread-pool round trip they replace costs ~30 us of CPU and a
- * wake-up on the benchmark VM. With other associations open, a blocking
- * fdatasync would hold up reading them (A/B, four associations: +4–7 % wall
- * time when "solo" counted only instances in flight). Bounded so that the
- * event loop is never held for long: writes only below this offset (a large
- * instance streams through the thread pool, where dirty-page throttling can
- * wait without stalling /health), and the fdatasync at commit only when at
- * most this many bytes are unsynced. A second writer or association
- * starting meanwhile sends the next calls back to the thread pool.
+ * Which calls are made on the event loop instead of the thread pool. Each
+ * thread-pool round trip costs the event loop a wake-up and a promise
+ * (~50 us of its CPU per call on the benchmark VM, cpu-prof), more than the
+ * work of most calls. So:
+ * - writes below this offset are made on the event loop (`writevSync`): a
+ *   512 KiB write into the page cache is ~0.2 ms of copying, which the
+ *   event loop would otherwise spend handing it over and taking it back.
+ *   A/B, one process, 7–9 interleaved rounds: four associations 0.985 ->
+ *   0.875 s and 1.92 -> 1.67 ms CPU per instance, sixteen 1.40 -> 1.18 s and
+ *   2.57 -> 1.90 ms; with WORKERS=2 within the noise. A large instance's
+ *   writes beyond it go through the thread pool, where dirty-page
+ *   throttling can wait without stalling other associations or /health;
+ * - the fdatasync and the folder fsync at commit are made on the event loop
+ *   only when the instance is "solo": the only one this process is storing,
+ *   with at most one association open, and at most this many bytes
+ *   unsynced. Then nothing else waits for the event loop (the sender waits
+ *   for our response), as with storescp on its one thread. With other
+ *   associations open a blocking fdatasync would hold up reading them (A/B,
+ *   four associations: +4–7 % wall time when "solo" counted only instances
+ *   in flight).
  */
-const SOLO_SYNC_BYTES = 4 << 20;
+const ON_LOOP_BYTES = 4 << 20;
 
 /**
  * One instance: an empty file taken from the spare pool (or created on the
@@ -114,7 +121,7 @@ class FileInstanceWriter implements InstanceWriter {
       fh = await this.fh;
       await this.earlySync;
       if (this.error) throw this.error;
-      const solo = this.solo() && this.position - this.syncedTo <= SOLO_SYNC_BYTES;
+      const solo = this.solo() && this.position - this.syncedTo <= ON_LOOP_BYTES;
       if (solo) fdatasyncSync(fh.fd);
       else await fh.datasync();
       // Closing does not affect durability: let it overlap the rename.
@@ -167,7 +174,7 @@ class FileInstanceWriter implements InstanceWriter {
       try {
         if (this.error) return;
         const fh = await this.fh;
-        const onLoop = at + n <= SOLO_SYNC_BYTES && this.solo();
+        const onLoop = at + n <= ON_LOOP_BYTES;
         let done = 0;
         // writev may write less than asked (rare for regular files); finish the rest.
         while (done < n) {
@@ -273,7 +280,7 @@ class SparePool {
     return { ...got, settled: () => void (this.inFlight -= 1) };
   }
 
-  /** True when exactly one writer is in flight (see SOLO_SYNC_BYTES). */
+  /** True when exactly one writer is in flight (see ON_LOOP_BYTES). */
   solo(): boolean {
     return this.inFlight === 1;
   }
@@ -373,7 +380,7 @@ function processRuns(pid: number): boolean {
 /**
  * Local-folder sink: same layout as S3 under `root`. `alone` says whether at
  * most one association is open in this process (the SCP's count): an
- * instance takes the solo path (SOLO_SYNC_BYTES) only when it is the only
+ * instance takes the solo path (ON_LOOP_BYTES) only when it is the only
  * one in flight and no other association could be waiting to be read.
  * `spareIdleMs` is for tests.
  */
