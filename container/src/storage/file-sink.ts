@@ -124,15 +124,21 @@ class FileInstanceWriter implements InstanceWriter {
       const solo = this.solo() && this.position - this.syncedTo <= ON_LOOP_BYTES;
       if (solo) fdatasyncSync(fh.fd);
       else await fh.datasync();
-      // Closing does not affect durability: let it overlap the rename.
-      const closed = fh.close();
-      fh = undefined;
       // On the event loop: a rename within one file system is a few tens of
       // microseconds of kernel time, less than the thread-pool round trip
       // (submit, wake a thread, signal back) it would otherwise take.
       renameSync(this.tmp, this.file);
       if (!(solo && this.syncer.syncNow())) await this.syncer.sync();
-      await closed;
+      // Closing does not affect durability, so it is handed to the thread
+      // pool only after the response has been written (setImmediate runs
+      // after this tick's continuations): submitting it before the rename put
+      // ~0.4 ms of futex wake-ups on each acknowledgement's path here
+      // (strace). A/B, one association, 9 interleaved rounds: 0.454 -> 0.420 s
+      // per 200 instances closing after the folder fsync, 0.432 -> 0.414 s
+      // with setImmediate; four associations unchanged.
+      const done = fh;
+      fh = undefined;
+      setImmediate(() => void done.close().catch(() => undefined));
     } catch (err) {
       await fh?.close().catch(() => undefined);
       await fsp.rm(this.tmp, { force: true }).catch(() => undefined);
