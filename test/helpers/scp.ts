@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startApp, type RunningApp } from '../../container/src/app';
@@ -46,8 +46,21 @@ export function sealedManifests<M = unknown>(dir: string): M[] {
   return names.map((n) => JSON.parse(readFileSync(path.join(batches, n), 'utf8')) as M);
 }
 
+/** Folders made by `tempDir`, removed when the test process exits. */
+const madeDirs = new Set<string>();
+process.once('exit', () => {
+  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+});
+
+/**
+ * A new empty folder under the system's temporary folder, removed when the
+ * test process exits: the soak and robustness suites store gigabytes, and
+ * left behind they filled this machine's disk after a few runs.
+ */
 export function tempDir(prefix = 'scp-test-'): string {
-  return mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  madeDirs.add(dir);
+  return dir;
 }
 
 export interface InProcessScp {
