@@ -328,6 +328,10 @@ export class AssociationSession {
     this.operation = undefined;
     this.needDrain = false;
     const seconds = (Date.now() - op.started) / 1000;
+    // The response goes first: the sender is waiting for it, and the metrics
+    // and the log line (JSON and a write to stdout, ~30 us) need not delay it.
+    const established = this.state === 'established';
+    if (established) this.respond(op.pcId, CommandField.CStoreRsp, op.cmd, result.status, result.errorComment);
     this.host.metrics.storeLatency.observe(seconds);
     if (result.status === Status.Success) {
       this.instances += 1;
@@ -351,8 +355,7 @@ export class AssociationSession {
         durationMs: Math.round(seconds * 1000),
       });
     }
-    if (this.state !== 'established') return;
-    this.respond(op.pcId, CommandField.CStoreRsp, op.cmd, result.status, result.errorComment);
+    if (!established) return;
     this.lastActivity = Date.now();
     this.socket.resume();
   }
